@@ -1,0 +1,197 @@
+"""Sphinx configuration for sklearn_spectral.
+
+Build (warnings are errors, no network needed)::
+
+    sphinx-build -W -b html docs docs/_build/html  # runs the gallery examples
+    sphinx-build -W -b html -D plot_gallery=0 docs docs/_build/html  # quick
+    SKLEARN_SPECTRAL_PLOT_GALLERY=0 sphinx-build -W -b html docs docs/_build/html
+
+The API page ``api.rst`` is written by this file at every build from
+``sklearn_spectral.utils.discovery.all_estimators()``,
+``sklearn_spectral.datasets.__all__`` and ``sklearn_spectral.show_versions``,
+so a new estimator appears as soon as it is registered. It is a build product
+(git-ignored), like ``generated/`` (autosummary stubs) and ``auto_examples/``
+(sphinx-gallery output).
+"""
+
+import inspect
+import os
+from importlib import import_module
+from pathlib import Path
+
+import sklearn_spectral
+from sklearn_spectral.utils.discovery import all_estimators
+
+DOCS_DIR = Path(__file__).resolve().parent
+
+# -- Project ---------------------------------------------------------------
+
+project = "sklearn_spectral"
+author = "The sklearn_spectral developers"
+copyright = "The sklearn_spectral developers"
+release = sklearn_spectral.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General ---------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+root_doc = "index"
+default_role = "literal"  # `x` renders as code instead of warning as a bad reference
+
+autosummary_generate = True
+autodoc_typehints = "none"  # the numpydoc Parameters section gives the types
+autodoc_member_order = "groupwise"
+
+# numpydoc: methods are listed by autodoc (templates below), not as tables of
+# stubs, which would need a page per method.
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+# -- Gallery ---------------------------------------------------------------
+
+# Examples run unless SKLEARN_SPECTRAL_PLOT_GALLERY=0 or ``-D plot_gallery=0``.
+plot_gallery = os.environ.get("SKLEARN_SPECTRAL_PLOT_GALLERY", "True")
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",  # execute plot_*.py files
+    "ignore_pattern": r"(__init__|tour)\.py$",  # tour.py is not a gallery page
+    "doc_module": ("sklearn_spectral",),
+    "reference_url": {"sklearn_spectral": None},
+    "backreferences_dir": "generated/backreferences",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+}
+
+# -- HTML ------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"sklearn_spectral {release}"
+html_theme_options = {
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+}
+html_show_sourcelink = False
+
+# -- API page --------------------------------------------------------------
+
+# Section order; any other public subpackage follows alphabetically.
+_SECTION_ORDER = [
+    "sklearn_spectral.decomposition",
+    "sklearn_spectral.covariance",
+    "sklearn_spectral.cluster",
+    "sklearn_spectral.semi_supervised",
+    "sklearn_spectral.datasets",
+    "sklearn_spectral",
+]
+
+
+def _public_module(obj, name):
+    """The shortest public module path from which ``obj`` is importable as
+    ``name``: ``sklearn_spectral.cluster._amg`` gives
+    ``sklearn_spectral.cluster`` if the class is re-exported there."""
+    parts = obj.__module__.split(".")
+    while parts and parts[-1].startswith("_"):
+        parts.pop()
+    while parts:
+        module_name = ".".join(parts)
+        if getattr(import_module(module_name), name, None) is obj:
+            return module_name
+        parts.pop()
+    return "sklearn_spectral"
+
+
+def _summary(module_name):
+    doc = inspect.getdoc(import_module(module_name)) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _api_sections():
+    """``{module: [(name, kind), ...]}`` with kind "class" or "function"."""
+    sections = {}
+    for name, cls in all_estimators():
+        sections.setdefault(_public_module(cls, name), []).append((name, "class"))
+    datasets = import_module("sklearn_spectral.datasets")
+    for name in sorted(datasets.__all__):
+        kind = "class" if inspect.isclass(getattr(datasets, name)) else "function"
+        sections.setdefault("sklearn_spectral.datasets", []).append((name, kind))
+    sections.setdefault("sklearn_spectral", []).append(("show_versions", "function"))
+    order = {m: i for i, m in enumerate(_SECTION_ORDER)}
+    return dict(
+        sorted(sections.items(), key=lambda kv: (order.get(kv[0], 4.5), kv[0]))
+    )
+
+
+def write_api_page(path=DOCS_DIR / "api.rst"):
+    lines = [
+        ".. This file is generated by docs/conf.py at every build; do not edit.",
+        "",
+        ".. _api:",
+        "",
+        "=============",
+        "API reference",
+        "=============",
+        "",
+        "Every estimator is importable from its subpackage and from",
+        "``sklearn_spectral`` directly.",
+        "",
+    ]
+    for module_name, entries in _api_sections().items():
+        title = (
+            "Utilities" if module_name == "sklearn_spectral" else f"``{module_name}``"
+        )
+        lines += [title, "=" * len(title), ""]
+        summary = _summary(module_name) if module_name != "sklearn_spectral" else ""
+        if summary:
+            lines += [summary, ""]
+        lines += [f".. currentmodule:: {module_name}", ""]
+        for kind in ("class", "function"):
+            names = [name for name, k in entries if k == kind]
+            if not names:
+                continue
+            lines += [
+                ".. autosummary::",
+                "   :toctree: generated/",
+                "   :nosignatures:",
+                "",
+            ]
+            lines += [f"   {name}" for name in names]
+            lines.append("")
+    text = "\n".join(lines)
+    if not path.exists() or path.read_text() != text:  # keep mtime when unchanged
+        path.write_text(text)
+
+
+write_api_page()
+
+
+def _skip_foreign_member(app, what, name, obj, skip, options):
+    """Document inherited members only when sklearn_spectral defines them.
+
+    scikit-learn's own methods (``get_params``, ``set_output``, ...) are left
+    out: they are documented by scikit-learn, and their docstrings refer to
+    labels of scikit-learn's documentation that do not exist here.
+    """
+    if skip or what != "class":
+        return None
+    target = obj.fget if isinstance(obj, property) else obj
+    module = getattr(target, "__module__", None) or ""
+    if callable(target) or isinstance(obj, property):
+        if not module.startswith("sklearn_spectral"):
+            return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_member)

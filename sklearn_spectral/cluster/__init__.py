@@ -1,0 +1,3 @@
+"""Spectral clustering of graphs and SDP clustering."""
+
+__all__ = []

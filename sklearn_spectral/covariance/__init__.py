@@ -1,0 +1,3 @@
+"""Robust shrinkage estimators of location and scatter, and outlier detection."""
+
+__all__ = []

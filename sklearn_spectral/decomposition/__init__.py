@@ -1,0 +1,3 @@
+"""Outlier-robust matrix decompositions."""
+
+__all__ = []

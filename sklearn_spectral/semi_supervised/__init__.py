@@ -1,0 +1,3 @@
+"""Semi-supervised learning with spectrally transformed kernels."""
+
+__all__ = []

@@ -1,0 +1,67 @@
+"""The registry of public estimators.
+
+Each estimator joins the registry when it lands, with one entry in
+``_ESTIMATOR_REGISTRY``::
+
+    "RobustPCA": {
+        "module": "sklearn_spectral.decomposition",
+        # settings for parametrize_with_checks (several where behaviour branches)
+        "check_params": [{}, {"center": "pairs"}],
+        # a small grid for the Pipeline + GridSearchCV(n_jobs=2) test
+        "grid": {"n_components": [1, 2]},
+        # optional: a scorer for GridSearchCV when est.score does not fit
+        "scoring": None,
+    }
+
+Documentation, the common tests and the tour read this one list.
+"""
+
+from importlib import import_module
+
+__all__ = ["all_estimators"]
+
+# name -> {"module", "check_params", "grid", "scoring"}
+_ESTIMATOR_REGISTRY = {}
+
+# name -> {check name: reason}; an expected failure needs a written reason.
+_EXPECTED_FAILED_CHECKS = {}
+
+
+def all_estimators():
+    """Public estimators of sklearn_spectral.
+
+    Returns
+    -------
+    estimators : list of (name, class) tuples
+        Sorted by name.
+
+    Examples
+    --------
+    >>> from sklearn_spectral.utils.discovery import all_estimators
+    >>> isinstance(all_estimators(), list)
+    True
+    """
+    return [
+        (name, getattr(import_module(entry["module"]), name))
+        for name, entry in sorted(_ESTIMATOR_REGISTRY.items())
+    ]
+
+
+def _estimator_instances_for_common_checks():
+    """One instance per registered parameter setting, for parametrize_with_checks."""
+    instances = []
+    for name, cls in all_estimators():
+        settings = _ESTIMATOR_REGISTRY[name].get("check_params") or [{}]
+        for params in settings:
+            instances.append(cls(**params))
+    return instances
+
+
+def _expected_failed_checks(estimator):
+    """Checks expected to fail for ``estimator``, each with its reason."""
+    return dict(_EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
+
+
+def _registry_entry(name):
+    """The registry entry of a public estimator, by class name."""
+    return _ESTIMATOR_REGISTRY[name]
