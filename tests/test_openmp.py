@@ -52,7 +52,7 @@ def test_effective_n_threads_follows_threadpoolctl_at_call_time():
 
 
 @openmp_only
-def test_effective_n_threads_follows_omp_num_threads():
+def test_effective_n_threads_follows_omp_num_threads(tmp_path):
     code = (
         "from sklearn_spectral.utils import _openmp_effective_n_threads as f;"
         "print(f())"
@@ -60,7 +60,7 @@ def test_effective_n_threads_follows_omp_num_threads():
     env = dict(os.environ, OMP_NUM_THREADS="3")
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True,
-        check=True,
+        check=True, cwd=tmp_path,  # not the source tree, which would shadow the install
     )
     assert out.stdout.strip() == "3"
 
