@@ -1,6 +1,5 @@
 """Properties of the data generators in sklearn_spectral.datasets."""
 
-import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -451,13 +450,12 @@ def test_sbm_degree_corrected():
     assert _edge_mixing(A, y) == pytest.approx(0.1, abs=0.03)
 
 
-def test_sbm_large_is_fast():
-    start = time.perf_counter()
+def test_sbm_large_mean_degree():
+    # Speed lives in the benchmarks; here the large graph must have the
+    # stated mean degree (about 0.2 s to build).
     A, y, attrs = make_attributed_sbm(200_000, 5, mean_degree=10.0, random_state=0)
-    elapsed = time.perf_counter() - start
     assert A.shape == (200_000, 200_000)
     assert A.nnz / 200_000 == pytest.approx(10.0, rel=0.01)
-    assert elapsed < 10.0  # about 0.2 s; a loose bound against an O(n^2) path
 
 
 def test_sbm_threshold_and_edge_cases():
