@@ -250,8 +250,7 @@ def make_contaminated_gaussian(
         ``'sparse_entries'`` or the detector kinds ``'shift'``,
         ``'minor_axis'``, ``'point_mass'``, ``'scatter'``, ``'clusters'``
         (formulas in Notes).
-    covariance : {'identity', 'spiked', 'decaying', 'ar1', 'random_corr'}, \
-            default='spiked'
+    covariance : {'identity', 'spiked', 'decaying', 'ar1', 'random_corr'}, default='spiked'
         Inlier covariance ``Sigma``:
 
         - ``'identity'``: ``I``.
@@ -280,8 +279,7 @@ def make_contaminated_gaussian(
     df : float > 2, default=5
         Degrees of freedom of the Student-t inliers (``'student_t'`` and
         ``'heavy_tailed'``).
-    inlier_distribution : {'gaussian', 'student_t', 'skew_normal', \
-            'lognormal'}, default='gaussian'
+    inlier_distribution : {'gaussian', 'student_t', 'skew_normal', 'lognormal'}, default='gaussian'
         ``'gaussian'``: ``N(mu, Sigma)``. ``'student_t'``: multivariate t with
         ``df`` degrees of freedom scaled so its covariance is exactly
         ``Sigma``. ``'skew_normal'`` and ``'lognormal'``: Gaussian copulas
