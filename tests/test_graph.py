@@ -23,6 +23,7 @@ from sklearn_spectral.utils.graph import (
 # affinity_from_features
 
 
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected")
 def test_knn_affinity_equals_spectral_clustering_affinity():
     X, _ = make_blobs(200, n_features=3, centers=3, random_state=0)
     ours = affinity_from_features(X, "nearest_neighbors", n_neighbors=7)

@@ -81,6 +81,9 @@ def _modularity_partial_sums(
     block_thread_arr = np.zeros(n_blocks, dtype=np.int32)
     cdef int[::1] block_thread = block_thread_arr
     cdef Py_ssize_t b, start, stop
+    # No more threads than blocks: an idle thread still costs a wake-up.
+    if n_threads > n_blocks:
+        n_threads = max(<int> n_blocks, 1)
 
     for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
         start = b * _ROW_BLOCK

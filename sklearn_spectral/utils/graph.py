@@ -18,6 +18,9 @@ from sklearn.utils.validation import check_array
 from ._graph_kernels import _modularity_partial_sums
 from ._openmp_helpers import _openmp_effective_n_threads
 
+# Below this many stored entries the modularity sums run on one thread.
+_MIN_NNZ_PER_THREAD = 100_000
+
 __all__ = [
     "affinity_from_features",
     "check_affinity",
@@ -389,8 +392,8 @@ def modularity(affinity, labels, *, resolution=1.0, n_threads=None):
     resolution : float, default=1.0
         Weight of the null-model term; 1 is Newman-Girvan modularity.
     n_threads : int, default=None
-        OpenMP threads; None uses the current limit
-        (see ``threadpoolctl``).
+        OpenMP threads; None uses the current limit (see ``threadpoolctl``),
+        or one thread for graphs with fewer than 100,000 stored entries.
 
     Returns
     -------
@@ -427,6 +430,9 @@ def modularity(affinity, labels, *, resolution=1.0, n_threads=None):
     if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64):
         indices = indices.astype(np.int64)
         indptr = indptr.astype(np.int64)
+    if n_threads is None and A.nnz < _MIN_NNZ_PER_THREAD:
+        # Waking a thread team costs more than summing a small graph.
+        n_threads = 1
     n_threads = _openmp_effective_n_threads(n_threads)
     intra_per_block, degree, _ = _modularity_partial_sums(
         np.ascontiguousarray(A.data), indices, indptr, codes, n_threads
