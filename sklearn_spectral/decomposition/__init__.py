@@ -1,3 +1,5 @@
 """Outlier-robust matrix decompositions."""
 
-__all__ = []
+from ._robust_pca import RobustPCA
+
+__all__ = ["RobustPCA"]

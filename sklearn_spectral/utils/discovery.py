@@ -23,6 +23,22 @@ __all__ = ["all_estimators"]
 # name -> {"module", "check_params", "grid", "scoring"}
 _ESTIMATOR_REGISTRY = {}
 
+_ESTIMATOR_REGISTRY["RobustPCA"] = {
+    "module": "sklearn_spectral.decomposition",
+    # center in {True, 'pairs'} x solver in {'dense', 'matrix_free'} x both strategies
+    "check_params": [
+        {"center": center, "solver": solver, "components_strategy": strategy,
+         "n_components": 2, "power_iterations": 4, "sketch_size": 4}
+        for center in (True, "pairs")
+        for solver in ("dense", "matrix_free")
+        for strategy in ("deflation", "final_weights")
+    ] + [{}],
+    "grid": {"n_components": [1, 2]},
+    # RobustPCA.score is the probabilistic-PCA log-likelihood
+    "scoring": None,
+}
+
+
 # name -> {check name: reason}; an expected failure needs a written reason.
 _EXPECTED_FAILED_CHECKS = {}
 
