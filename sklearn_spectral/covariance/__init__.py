@@ -1,3 +1,8 @@
 """Robust shrinkage estimators of location and scatter, and outlier detection."""
 
-__all__ = []
+from ._shrinkage_comedian import (
+    ShrinkageComedianCovariance,
+    ShrinkageMahalanobisDetector,
+)
+
+__all__ = ["ShrinkageComedianCovariance", "ShrinkageMahalanobisDetector"]

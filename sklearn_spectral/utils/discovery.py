@@ -39,6 +39,43 @@ _ESTIMATOR_REGISTRY["RobustPCA"] = {
 }
 
 
+def _mean_score_samples(estimator, X, y=None):
+    """Scorer for an outlier detector on unlabelled data: mean score_samples."""
+    return float(estimator.score_samples(X).mean())
+
+
+_ESTIMATOR_REGISTRY["ShrinkageComedianCovariance"] = {
+    "module": "sklearn_spectral.covariance",
+    "check_params": [
+        {},
+        {"location": "median", "shrink_scatter": False},
+        {"consistency": "diagonal", "robust_intensity": False},
+        {"assume_centered": True},
+    ],
+    "grid": {"shrink_scatter": [True, False]},
+    # EmpiricalCovariance.score: Gaussian log-likelihood of held-out rows
+    "scoring": None,
+}
+
+_ESTIMATOR_REGISTRY["ShrinkageMahalanobisDetector"] = {
+    "module": "sklearn_spectral.covariance",
+    # The 'auto' settings use quantile=0.9: at the default 0.975 the chi-square
+    # rule (rightly) flags no row of make_blobs' three Gaussian blobs, while
+    # check_outliers_fit_predict / check_outliers_train need both labels. The
+    # default rule and the 'adjusted' cut-off (which flags nothing there either)
+    # are tested in tests/test_shrinkage_mahalanobis.py.
+    "check_params": [
+        {"quantile": 0.9},
+        {"location": "median", "consistency": "diagonal", "quantile": 0.9},
+        {"reweight": True, "quantile": 0.9},
+        {"contamination": 0.1, "cutoff": "adjusted", "shrink_location": False,
+         "robust_intensity": False},
+    ],
+    "grid": {"location": ["l1_median", "median"]},
+    "scoring": _mean_score_samples,
+}
+
+
 # name -> {check name: reason}; an expected failure needs a written reason.
 _EXPECTED_FAILED_CHECKS = {}
 
