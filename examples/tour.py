@@ -167,6 +167,47 @@ def tour_shrinkage_mahalanobis():
 TOURS["ShrinkageMahalanobisDetector"] = tour_shrinkage_mahalanobis
 
 
+def tour_amg_spectral_clustering():
+    """Digits kNN graph and an attributed block model, against SpectralClustering."""
+    import warnings
+
+    from sklearn.cluster import SpectralClustering
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import adjusted_rand_score
+
+    from sklearn_spectral.cluster import AMGSpectralClustering
+    from sklearn_spectral.datasets import make_attributed_sbm
+    from sklearn_spectral.utils.graph import affinity_from_features
+
+    _rule("AMGSpectralClustering vs SpectralClustering (arpack): digits kNN graph, SBM")
+    X, y = load_digits(return_X_y=True)
+    A = affinity_from_features(X, n_neighbors=10)
+    A_sbm, y_sbm, _ = make_attributed_sbm(
+        5000, 5, mean_degree=10, mixing=0.3, random_state=0
+    )
+    for name, graph, truth, k in [
+        ("digits 10-NN graph", A, y, 10),
+        ("SBM n=5000, 5 blocks, degree 10", A_sbm, y_sbm, 5),
+    ]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ours, t_ours = _timed(
+                AMGSpectralClustering(k, affinity="precomputed", random_state=0).fit,
+                graph,
+            )
+            ref, t_ref = _timed(
+                SpectralClustering(k, affinity="precomputed", random_state=0).fit, graph
+            )
+        print(
+            f"  {name}: ours ARI {adjusted_rand_score(truth, ours.labels_):.3f} "
+            f"({t_ours:.2f} s, {ours.n_hierarchies_} hierarchies)   SpectralClustering "
+            f"ARI {adjusted_rand_score(truth, ref.labels_):.3f} ({t_ref:.2f} s)"
+        )
+
+
+TOURS["AMGSpectralClustering"] = tour_amg_spectral_clustering
+
+
 def main():
     _rule(f"sklearn_spectral {sklearn_spectral.__version__}")
     print(

@@ -1,3 +1,5 @@
 """Spectral clustering of graphs and SDP clustering."""
 
-__all__ = []
+from ._amg_spectral import AMGSpectralClustering
+
+__all__ = ["AMGSpectralClustering"]

@@ -76,6 +76,31 @@ _ESTIMATOR_REGISTRY["ShrinkageMahalanobisDetector"] = {
 }
 
 
+def _fit_modularity(estimator, X, y=None):
+    """Scorer for a clusterer without predict: modularity of a refit on X."""
+    from sklearn.base import clone
+
+    fitted = clone(estimator).fit(X)
+    final = fitted.steps[-1][1] if hasattr(fitted, "steps") else fitted
+    return float(final.modularity_)
+
+
+_ESTIMATOR_REGISTRY["AMGSpectralClustering"] = {
+    "module": "sklearn_spectral.cluster",
+    # Both smoothers x both matchings, rbf affinity, pattern Laplacian with
+    # inertia selection. 'precomputed' is tested in
+    # tests/test_amg_spectral_clustering.py (the common checks feed it
+    # feature matrices).
+    "check_params": [
+        {},
+        {"smoother": "l1_jacobi", "matching": "preis"},
+        {"affinity": "rbf"},
+        {"weighted": False, "selection": "inertia"},
+    ],
+    "grid": {"n_neighbors": [5, 10]},
+    "scoring": _fit_modularity,
+}
+
 # name -> {check name: reason}; an expected failure needs a written reason.
 _EXPECTED_FAILED_CHECKS = {}
 

@@ -1,0 +1,237 @@
+"""Smoothers, V-cycles and the bootstrap test iterations of bootstrap AMG.
+
+A hierarchy is a Python list of :class:`_Level` objects, finest first. Each
+level holds its operator (CSR, int64 indices, float64), its diagonal and its
+l1 diagonal ``d_i = sum_j |a_ij|``, the prolongator ``(agg, p)`` to the next
+level and work vectors; the coarsest level holds a dense Cholesky factor
+(``scipy.linalg.cho_factor``, lower, Fortran order) when it has at most
+``_DIRECT_MAX`` unknowns, else it is relaxed by 20 Gauss-Seidel sweeps.
+
+V-cycle for ``A x = b`` from the current ``x``: a forward Gauss-Seidel sweep
+(or an l1-Jacobi sweep ``x += (b - A x) / d``), restriction of the residual
+by ``P^T``, a V-cycle on the coarse level from zero, prolongation and
+correction, a backward Gauss-Seidel sweep (or l1-Jacobi): a symmetric
+operator. The multiplicative composite applies the V-cycles of several
+hierarchies to the current iterate in turn.
+
+``_bootstrap_step`` runs the ``test_iterations`` composite iterations of one
+bootstrap step on ``A x = 0`` in a single call. l1-Jacobi and the residuals
+are parallel over rows (``prange``, static schedule: every row is computed by
+one thread, the result does not depend on the thread count); Gauss-Seidel and
+energy norms are sequential.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+from scipy.linalg.cython_lapack cimport dpotrs
+
+import numpy as np
+
+cdef Py_ssize_t _PARALLEL_MIN_ROWS = 20000
+
+cdef int _COARSE_SWEEPS = 20
+_DIRECT_MAX = 2000
+
+SMOOTHERS = {"gauss_seidel": 0, "l1_jacobi": 1}
+
+
+cdef class _Level:
+    """One level of a hierarchy (see the module docstring)."""
+    cdef public Py_ssize_t n, n_coarse
+    cdef public bint coarsest, direct
+    cdef long long[::1] indptr, indices, agg
+    cdef double[::1] data, diag, l1, p
+    cdef double[::1] b, x, r
+    cdef double[::1, :] chol
+
+    def __init__(self, indptr, indices, data, agg=None, p=None, n_coarse=0,
+                 chol=None):
+        self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self.indices = np.ascontiguousarray(indices, dtype=np.int64)
+        self.data = np.ascontiguousarray(data, dtype=np.float64)
+        self.n = self.indptr.shape[0] - 1
+        self.coarsest = agg is None
+        self.n_coarse = n_coarse
+        if not self.coarsest:
+            self.agg = np.ascontiguousarray(agg, dtype=np.int64)
+            self.p = np.ascontiguousarray(p, dtype=np.float64)
+        self.direct = chol is not None
+        if self.direct:
+            self.chol = np.asfortranarray(chol, dtype=np.float64)
+        diag = np.zeros(self.n, dtype=np.float64)
+        l1 = np.zeros(self.n, dtype=np.float64)
+        _diagonals(self.indptr, self.indices, self.data, diag, l1)
+        self.diag = diag
+        self.l1 = l1
+        self.b = np.zeros(self.n, dtype=np.float64)
+        self.x = np.zeros(self.n, dtype=np.float64)
+        self.r = np.zeros(self.n, dtype=np.float64)
+
+
+cdef void _diagonals(const long long[::1] indptr, const long long[::1] indices,
+                     const double[::1] data, double[::1] diag,
+                     double[::1] l1) noexcept nogil:
+    cdef Py_ssize_t i, e
+    for i in range(indptr.shape[0] - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            if indices[e] == i:
+                diag[i] += data[e]
+            l1[i] += data[e] if data[e] >= 0 else -data[e]
+
+
+cdef void _gauss_seidel(_Level L, const double[::1] b, double[::1] x,
+                        bint forward) noexcept nogil:
+    cdef Py_ssize_t n = L.n, t, i, e
+    cdef long long j
+    cdef double s
+    for t in range(n):
+        i = t if forward else n - 1 - t
+        s = b[i]
+        for e in range(L.indptr[i], L.indptr[i + 1]):
+            j = L.indices[e]
+            if j != i:
+                s -= L.data[e] * x[j]
+        x[i] = s / L.diag[i]
+
+
+cdef void _residual(_Level L, const double[::1] b, const double[::1] x,
+                    double[::1] r, int n_threads) noexcept nogil:
+    cdef Py_ssize_t n = L.n, i, e
+    cdef double s
+    if n >= _PARALLEL_MIN_ROWS and n_threads > 1:
+        for i in prange(n, schedule="static", num_threads=n_threads):
+            s = b[i]
+            for e in range(L.indptr[i], L.indptr[i + 1]):
+                s = s - L.data[e] * x[L.indices[e]]
+            r[i] = s
+    else:
+        for i in range(n):
+            s = b[i]
+            for e in range(L.indptr[i], L.indptr[i + 1]):
+                s = s - L.data[e] * x[L.indices[e]]
+            r[i] = s
+
+
+cdef void _l1_jacobi(_Level L, const double[::1] b, double[::1] x,
+                     int n_threads) noexcept nogil:
+    cdef Py_ssize_t n = L.n, i
+    _residual(L, b, x, L.r, n_threads)
+    if n >= _PARALLEL_MIN_ROWS and n_threads > 1:
+        for i in prange(n, schedule="static", num_threads=n_threads):
+            x[i] += L.r[i] / L.l1[i]
+    else:
+        for i in range(n):
+            x[i] += L.r[i] / L.l1[i]
+
+
+cdef void _coarse_solve(_Level L, const double[::1] b, double[::1] x) noexcept nogil:
+    cdef int n = <int> L.n, nrhs = 1, info = 0
+    cdef char uplo = b'L'
+    cdef Py_ssize_t i, t
+    if L.direct:
+        _residual(L, b, x, L.r, 1)
+        dpotrs(&uplo, &n, &nrhs, &L.chol[0, 0], &n, &L.r[0], &n, &info)
+        for i in range(L.n):
+            x[i] += L.r[i]
+    else:
+        for t in range(_COARSE_SWEEPS // 2):
+            _gauss_seidel(L, b, x, True)
+            _gauss_seidel(L, b, x, False)
+
+
+cdef void _vcycle(list levels, Py_ssize_t k, double[::1] b, double[::1] x,
+                  int smoother, int n_threads):
+    cdef _Level L = levels[k]
+    cdef _Level C
+    cdef Py_ssize_t i
+    if L.coarsest:
+        with nogil:
+            _coarse_solve(L, b, x)
+        return
+    C = levels[k + 1]
+    with nogil:
+        if smoother == 0:
+            _gauss_seidel(L, b, x, True)
+        else:
+            _l1_jacobi(L, b, x, n_threads)
+        _residual(L, b, x, L.r, n_threads)
+        for i in range(C.n):
+            C.b[i] = 0.0
+            C.x[i] = 0.0
+        for i in range(L.n):
+            if L.p[i] != 0.0:
+                C.b[L.agg[i]] += L.p[i] * L.r[i]
+    _vcycle(levels, k + 1, C.b, C.x, smoother, n_threads)
+    with nogil:
+        for i in range(L.n):
+            if L.p[i] != 0.0:
+                x[i] += L.p[i] * C.x[L.agg[i]]
+        if smoother == 0:
+            _gauss_seidel(L, b, x, False)
+        else:
+            _l1_jacobi(L, b, x, n_threads)
+
+
+cdef double _energy(_Level L, const double[::1] x) noexcept nogil:
+    """``sqrt(x^T A x)``, summed sequentially in row order."""
+    cdef Py_ssize_t i, e
+    cdef double s, total = 0.0
+    for i in range(L.n):
+        s = 0.0
+        for e in range(L.indptr[i], L.indptr[i + 1]):
+            s += L.data[e] * x[L.indices[e]]
+        total += x[i] * s
+    return sqrt(total) if total > 0.0 else 0.0
+
+
+def _vcycle_apply(list levels, double[::1] b, double[::1] x, int smoother,
+                  int n_threads=1):
+    """One V-cycle of ``levels`` on ``A x = b``, updating ``x`` in place."""
+    _vcycle(levels, 0, b, x, smoother, n_threads)
+
+
+def _energy_norm(_Level level, const double[::1] x):
+    """``sqrt(x^T A x)`` for the operator of ``level``."""
+    return _energy(level, x)
+
+
+def _bootstrap_step(list hierarchies, double[::1] x, int n_iter, int smoother,
+                    int n_threads):
+    """``n_iter`` multiplicative composite iterations on ``A x = 0``.
+
+    Updates ``x`` in place; after every iteration ``x`` is rescaled to unit
+    energy norm.
+
+    Returns
+    -------
+    rho : float
+        Ratio of the energy norms of the last two iterates (inf if ``n_iter``
+        is 0, 0 if the iterate vanished).
+    energy : float
+        Energy norm of the last iterate before its rescaling (0 if it
+        vanished; ``x`` then holds that zero vector).
+    n_vcycles : int
+        Number of V-cycles applied.
+    """
+    cdef list levels
+    cdef _Level fine = hierarchies[0][0]
+    cdef double[::1] zero = np.zeros(fine.n, dtype=np.float64)
+    cdef double e_old, e_new, rho = float("inf")
+    cdef Py_ssize_t it, n_vcycles = 0
+    cdef Py_ssize_t i
+    e_old = _energy(fine, x)
+    e_new = e_old
+    for it in range(n_iter):
+        for levels in hierarchies:
+            _vcycle(levels, 0, zero, x, smoother, n_threads)
+            n_vcycles += 1
+        e_new = _energy(fine, x)
+        rho = e_new / e_old if e_old > 0.0 else 0.0
+        if e_new == 0.0:
+            break
+        # The iteration is linear: rescaling to unit energy changes neither
+        # the ratios nor the direction, and keeps fast decay from underflowing.
+        for i in range(fine.n):
+            x[i] /= e_new
+        e_old = 1.0
+    return rho, e_new, n_vcycles

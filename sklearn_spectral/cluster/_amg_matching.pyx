@@ -1,0 +1,206 @@
+"""Compatible weighted matching for bootstrap AMG coarsening.
+
+Kernels of :mod:`sklearn_spectral.cluster._amg_setup`:
+
+``_compatible_weights``
+    The compatible-relaxation weight of every stored off-diagonal entry of a
+    symmetric matrix ``A`` (CSR) for a smooth vector ``w``::
+
+        h_ij = 1 - 2 a_ij w_i w_j / (a_ii w_i**2 + a_jj w_j**2)
+
+    floored at a tiny positive value. Entries that are not edges (the
+    diagonal, stored zeros) get ``-1`` and are never matched.
+
+``_suitor_matching`` and ``_preis_matching``
+    The locally dominant matching of the edges with ``h > 0`` under a strict
+    total order: first ``h``, then, between equal weights, the key
+    ``min(perm_i, perm_j) * n + max(perm_i, perm_j)`` of a vertex permutation
+    ``perm``. Under a strict order the locally dominant matching is unique (it
+    is the greedy matching), so both algorithms return the same array.
+
+    Suitor (Manne and Halappanavar, 2014): each vertex proposes to its
+    heaviest neighbour whose standing offer is lighter; a displaced suitor
+    proposes again. Preis (1999): follow heavier and heavier edges from a free
+    vertex until an edge is the heaviest free edge at both of its ends, match
+    it, and resume from the vertex below it on the stack; with the adjacency of
+    every row sorted by decreasing order, each row is scanned once.
+
+Indices are int64 and values float64 throughout (the driver converts once).
+"""
+
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cdef double _H_FLOOR = 1e-300
+
+
+cdef inline bint _heavier(double h1, long long k1, double h2, long long k2) noexcept nogil:
+    """Whether the edge (h1, k1) comes after (h2, k2) in the strict order."""
+    return h1 > h2 or (h1 == h2 and k1 > k2)
+
+
+cdef inline long long _edge_key(const long long[::1] perm, long long i, long long j,
+                                long long n) noexcept nogil:
+    cdef long long a = perm[i]
+    cdef long long b = perm[j]
+    if a < b:
+        return a * n + b
+    return b * n + a
+
+
+def _compatible_weights(const long long[::1] indptr, const long long[::1] indices,
+                        const double[::1] data, const double[::1] w):
+    """Compatible-relaxation weight of every stored entry of ``A`` (CSR).
+
+    Returns
+    -------
+    h : ndarray of shape (nnz,)
+        ``h_ij`` floored at 1e-300 for off-diagonal non-zero entries, -1 for
+        the diagonal and stored zeros.
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef Py_ssize_t nnz = indices.shape[0]
+    cdef double[::1] diag = np.zeros(n, dtype=np.float64)
+    cdef double[::1] h = np.empty(nnz, dtype=np.float64)
+    cdef Py_ssize_t i, e
+    cdef long long j
+    cdef double denom, value
+    with nogil:
+        for i in range(n):
+            for e in range(indptr[i], indptr[i + 1]):
+                if indices[e] == i:
+                    diag[i] += data[e]
+        for i in range(n):
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j == i or data[e] == 0.0:
+                    h[e] = -1.0
+                    continue
+                denom = diag[i] * w[i] * w[i] + diag[j] * w[j] * w[j]
+                if denom > 0.0:
+                    value = 1.0 - 2.0 * data[e] * w[i] * w[j] / denom
+                else:
+                    value = _H_FLOOR
+                if not value > _H_FLOOR:   # also catches NaN
+                    value = _H_FLOOR
+                h[e] = value
+    return np.asarray(h)
+
+
+def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
+                     const double[::1] h, const long long[::1] perm):
+    """Locally dominant matching by the Suitor algorithm.
+
+    Returns
+    -------
+    match : ndarray of shape (n,), dtype int64
+        Partner of each vertex, -1 if unmatched.
+    """
+    cdef long long n = indptr.shape[0] - 1
+    cdef long long[::1] suitor = np.full(n, -1, dtype=np.int64)
+    cdef double[::1] offer_h = np.full(n, -1.0, dtype=np.float64)
+    cdef long long[::1] offer_k = np.full(n, -1, dtype=np.int64)
+    cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
+    cdef long long u, current, partner, v, displaced, k, best_k
+    cdef Py_ssize_t e
+    cdef double best_h
+    with nogil:
+        for u in range(n):
+            current = u
+            while current != -1:
+                partner = -1
+                best_h = -1.0
+                best_k = -1
+                for e in range(indptr[current], indptr[current + 1]):
+                    if h[e] <= 0.0:
+                        continue
+                    v = indices[e]
+                    k = _edge_key(perm, current, v, n)
+                    if (_heavier(h[e], k, best_h, best_k)
+                            and _heavier(h[e], k, offer_h[v], offer_k[v])):
+                        partner = v
+                        best_h = h[e]
+                        best_k = k
+                if partner == -1:
+                    break
+                displaced = suitor[partner]
+                suitor[partner] = current
+                offer_h[partner] = best_h
+                offer_k[partner] = best_k
+                current = displaced
+        for u in range(n):
+            v = suitor[u]
+            if v != -1 and suitor[v] == u:
+                match[u] = v
+    return np.asarray(match)
+
+
+cdef inline long long _preis_candidate(long long u, const long long[::1] indptr,
+                                       const long long[::1] indices,
+                                       const double[::1] h, const long long[::1] order,
+                                       long long[::1] pointer,
+                                       const long long[::1] match) noexcept nogil:
+    """Heaviest free neighbour of ``u`` (rows sorted by decreasing order)."""
+    cdef long long e, v
+    while pointer[u] < indptr[u + 1]:
+        e = order[pointer[u]]
+        if h[e] > 0.0:
+            v = indices[e]
+            if match[v] == -1:
+                return v
+        pointer[u] += 1
+    return -1
+
+
+def _preis_matching(const long long[::1] indptr, const long long[::1] indices,
+                    const double[::1] h, const long long[::1] order):
+    """Locally dominant matching by Preis' pointer-following algorithm.
+
+    ``order`` lists the entry positions of every row by decreasing
+    ``(h, key)``: ``order[indptr[i]:indptr[i + 1]]`` are row ``i``'s entries.
+
+    Returns
+    -------
+    match : ndarray of shape (n,), dtype int64
+    """
+    cdef long long n = indptr.shape[0] - 1
+    cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
+    cdef long long[::1] pointer = np.array(indptr[:n], dtype=np.int64)
+    cdef long long capacity = 2 * n + 2
+    cdef long long* stack = <long long*> malloc(capacity * sizeof(long long))
+    cdef long long top, s, u, c, d
+    if stack == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for s in range(n):
+                if match[s] != -1:
+                    continue
+                top = 0
+                stack[0] = s
+                while top >= 0:
+                    u = stack[top]
+                    if match[u] != -1:
+                        top -= 1
+                        continue
+                    c = _preis_candidate(u, indptr, indices, h, order, pointer, match)
+                    if c == -1:
+                        top -= 1
+                        continue
+                    d = _preis_candidate(c, indptr, indices, h, order, pointer, match)
+                    if d == u:
+                        match[u] = c
+                        match[c] = u
+                        top -= 1
+                        continue
+                    # The chain's weights increase strictly: it ends in a
+                    # mutual pair. Stale entries below are skipped when popped.
+                    if top + 2 >= capacity:
+                        stack[0] = s
+                        top = 0
+                    top += 1
+                    stack[top] = c
+    finally:
+        free(stack)
+    return np.asarray(match)

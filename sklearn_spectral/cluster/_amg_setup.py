@@ -1,0 +1,308 @@
+"""Setup phase of bootstrap AMG: Laplacian pinning, matching, hierarchies.
+
+Private drivers around the Cython kernels in ``_amg_matching`` and
+``_amg_hierarchy`` (see ``shared/papers/amg_spectral_clustering.md`` §2).
+Sparse matrices are CSR with int64 indices and float64 values.
+"""
+
+import numpy as np
+from scipy import sparse
+
+from ._amg_hierarchy import _compose, _galerkin, _pair_aggregate, _restrict
+from ._amg_matching import _compatible_weights, _preis_matching, _suitor_matching
+
+MAX_LEVELS = 39
+STALL_RATIO = 1.2
+
+
+def _as_csr64(A):
+    """CSR copy-free view with int64 indices, float64 data, canonical form."""
+    A = sparse.csr_matrix(A, dtype=np.float64)
+    if not A.has_canonical_format:
+        A = A.copy()
+        A.sum_duplicates()
+    indptr = np.ascontiguousarray(A.indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(A.indices, dtype=np.int64)
+    data = np.ascontiguousarray(A.data, dtype=np.float64)
+    return sparse.csr_matrix((data, indices, indptr), shape=A.shape, copy=False)
+
+
+def _csr_arrays(A):
+    return (
+        np.ascontiguousarray(A.indptr, dtype=np.int64),
+        np.ascontiguousarray(A.indices, dtype=np.int64),
+        np.ascontiguousarray(A.data, dtype=np.float64),
+    )
+
+
+def pinned_laplacian(affinity, component_labels, *, weighted=True):
+    """Laplacian regularised per connected component.
+
+    ``weighted=True``: ``L = diag(A 1) - A``; ``weighted=False``: the same for
+    the 0/1 pattern of ``A`` (edge weights discarded, as in the reference
+    code). Diagonal of ``A`` ignored. In each component the vertex with the
+    largest diagonal (lowest index among ties) gets its diagonal doubled; an
+    isolated vertex gets the mean positive diagonal (1 if there is none).
+
+    Returns
+    -------
+    L : CSR matrix (int64 indices), SPD
+    pinned : ndarray of int64, the pinned vertex of each component
+    """
+    A = sparse.csr_matrix(affinity, dtype=np.float64, copy=True)
+    A.setdiag(0.0)
+    A.eliminate_zeros()
+    if not weighted:
+        A.data[:] = 1.0
+    n = A.shape[0]
+    degree = np.asarray(A.sum(axis=1)).ravel()
+    labels = np.asarray(component_labels, dtype=np.int64)
+    # Largest degree per component, lowest index among ties.
+    order = np.lexsort((np.arange(n), -degree, labels))
+    first = np.ones(n, dtype=bool)
+    first[1:] = labels[order[1:]] != labels[order[:-1]]
+    pinned = order[first]
+    positive = degree[degree > 0]
+    fill = float(positive.mean()) if positive.size else 1.0
+    diag = degree.copy()
+    add = degree[pinned].copy()
+    add[add == 0] = fill
+    diag[pinned] += add
+    L = sparse.diags_array(diag, format="csr") - A
+    L = _as_csr64(L)
+    L.sort_indices()
+    return L, pinned.astype(np.int64)
+
+
+def matching(A, w, perm, method="suitor"):
+    """Locally dominant matching of ``A`` under the compatible weights of ``w``.
+
+    Parameters
+    ----------
+    A : CSR matrix (symmetric)
+    w : ndarray of shape (n,)
+    perm : ndarray of shape (n,), int64 permutation (tie-break keys)
+    method : {"suitor", "preis"}
+
+    Returns
+    -------
+    match : ndarray of int64, partner or -1
+    h : ndarray of the edge weights (per stored entry; -1 for non-edges)
+    """
+    indptr, indices, data = _csr_arrays(A)
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    perm = np.ascontiguousarray(perm, dtype=np.int64)
+    h = _compatible_weights(indptr, indices, data, w)
+    if method == "suitor":
+        match = _suitor_matching(indptr, indices, h, perm)
+    elif method == "preis":
+        n = A.shape[0]
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        a = perm[rows]
+        b = perm[indices]
+        key = np.minimum(a, b) * n + np.maximum(a, b)
+        order = np.lexsort((-key, -h, rows)).astype(np.int64)
+        match = _preis_matching(indptr, indices, h, order)
+    else:
+        raise ValueError(f"matching must be 'suitor' or 'preis', got {method!r}.")
+    return match, h
+
+
+def galerkin(A, agg, p, n_coarse):
+    """``P^T A P`` for the one-non-zero-per-row prolongator ``(agg, p)``."""
+    indptr, indices, data = _csr_arrays(A)
+    cptr, cind, cval = _galerkin(
+        indptr,
+        indices,
+        data,
+        np.ascontiguousarray(agg, dtype=np.int64),
+        np.ascontiguousarray(p, dtype=np.float64),
+        int(n_coarse),
+    )
+    Ac = sparse.csr_matrix((cval, cind, cptr), shape=(n_coarse, n_coarse), copy=False)
+    Ac.has_sorted_indices = True
+    return Ac
+
+
+def prolongator_matrix(agg, p, n_coarse):
+    """The prolongator ``(agg, p)`` as a CSR matrix (tests and debugging)."""
+    n = agg.shape[0]
+    keep = p != 0
+    return sparse.csr_matrix(
+        (p[keep], (np.arange(n)[keep], agg[keep])), shape=(n, n_coarse)
+    )
+
+
+def aggregation_level(A, w, perm, method="suitor"):
+    """One coarsening level: two matching sweeps, ``P = P1 P2``.
+
+    Returns
+    -------
+    agg, p : prolongator of the level
+    n_coarse : int
+    sweeps : list of (agg_k, p_k, n_k) for both sweeps
+    """
+    match1, _ = matching(A, w, perm, method)
+    agg1, p1, n1 = _pair_aggregate(match1, w)
+    A1 = galerkin(A, agg1, p1, n1)
+    w1 = _restrict(agg1, p1, w, n1)
+    perm1 = _coarse_perm(perm, agg1, p1, n1)
+    match2, _ = matching(A1, w1, perm1, method)
+    agg2, p2, n2 = _pair_aggregate(match2, w1)
+    agg, p = _compose(agg1, p1, agg2, p2)
+    return agg, p, n2, [(agg1, p1, n1), (agg2, p2, n2)]
+
+
+def _coarse_perm(perm, agg, p, n_coarse):
+    """Tie-break keys of coarse vertices: the rank of their smallest member key."""
+    keys = np.full(n_coarse, np.iinfo(np.int64).max, dtype=np.int64)
+    keep = p != 0
+    np.minimum.at(keys, agg[keep], perm[keep])
+    return np.argsort(np.argsort(keys, kind="stable"), kind="stable").astype(np.int64)
+
+
+class Level:
+    """One level of a hierarchy: operator ``A`` and prolongator to the next."""
+
+    __slots__ = ("A", "agg", "p", "n_coarse")
+
+    def __init__(self, A, agg=None, p=None, n_coarse=0):
+        self.A = A
+        self.agg = agg
+        self.p = p
+        self.n_coarse = n_coarse
+
+
+def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
+                    max_levels=MAX_LEVELS):
+    """Levels from the fine operator ``A`` down to the coarsest.
+
+    Returns
+    -------
+    levels : list of Level; the last one has no prolongator.
+    """
+    levels = []
+    target = max_coarse
+    stalled = False
+    while True:
+        n = A.shape[0]
+        if n <= target or len(levels) + 1 >= max_levels:
+            break
+        agg, p, nc, _ = aggregation_level(A, w, perm, method)
+        if nc == 0 or nc >= n:
+            break
+        levels.append(Level(A, agg, p, nc))
+        A_next = galerkin(A, agg, p, nc)
+        w = _restrict(agg, p, w, nc)
+        perm = _coarse_perm(perm, agg, p, nc)
+        if n / nc <= STALL_RATIO and not stalled:
+            stalled = True
+            target = 100 * max_coarse
+        A = A_next
+    levels.append(Level(A))
+    return levels
+
+
+def cycle_levels(levels, direct_max=None):
+    """The hierarchy as the ``_Level`` objects the V-cycle kernels run on.
+
+    The coarsest level gets a dense Cholesky factor when it has at most
+    ``_DIRECT_MAX`` unknowns (it is SPD for a pinned operator).
+
+    Returns
+    -------
+    cycle : list of _Level
+    direct : bool, whether the coarsest level is solved exactly
+    """
+    from scipy.linalg import LinAlgError, cho_factor
+
+    from ._amg_cycle import _DIRECT_MAX, _Level
+
+    if direct_max is None:
+        direct_max = _DIRECT_MAX
+    out = []
+    for level in levels[:-1]:
+        indptr, indices, data = _csr_arrays(level.A)
+        out.append(_Level(indptr, indices, data, level.agg, level.p, level.n_coarse))
+    A = levels[-1].A
+    chol = None
+    if A.shape[0] <= direct_max:
+        try:
+            chol, _ = cho_factor(A.toarray(), lower=True, check_finite=False)
+        except LinAlgError:
+            chol = None
+    indptr, indices, data = _csr_arrays(A)
+    out.append(_Level(indptr, indices, data, chol=chol))
+    return out, chol is not None
+
+
+def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
+              test_iterations=15, smoother="gauss_seidel", matching="suitor",
+              max_coarse=10, n_threads=1, verbose=0):
+    """Bootstrap AMG on the pinned operator ``L``: smooth vectors and solver.
+
+    ``random_state`` is a ``numpy.random.RandomState``; the tie-break
+    permutation is drawn first, then one random start per hierarchy.
+
+    Returns
+    -------
+    W : ndarray of shape (n, n_vectors), the smooth vectors (``w_0 = 1``)
+    info : dict with ``n_hierarchies``, ``rho``, ``n_vcycles``, ``levels``
+        (coarsest sizes and operator complexities per hierarchy),
+        ``hierarchies`` (the cycle levels), ``setup_time``, ``solve_time``,
+        ``direct``.
+    """
+    import time
+
+    from ._amg_cycle import SMOOTHERS, _bootstrap_step
+
+    L = _as_csr64(L)
+    n = L.shape[0]
+    perm = random_state.permutation(n).astype(np.int64)
+    w = np.ones(n)
+    W = [w]
+    hierarchies = []
+    details = []
+    rho = np.inf
+    n_vcycles = 0
+    setup_time = solve_time = 0.0
+    all_direct = True
+    code = SMOOTHERS[smoother]
+    nnz = L.nnz
+    while rho > convergence_ratio and len(hierarchies) < max_hierarchies:
+        tic = time.perf_counter()
+        levels = build_hierarchy(L, w, perm, method=matching, max_coarse=max_coarse)
+        cycle, direct = cycle_levels(levels)
+        all_direct = all_direct and direct
+        hierarchies.append(cycle)
+        toc = time.perf_counter()
+        setup_time += toc - tic
+        x = random_state.uniform(-1.0, 1.0, n)
+        rho, energy, count = _bootstrap_step(hierarchies, x, test_iterations, code,
+                                             n_threads)
+        solve_time += time.perf_counter() - toc
+        n_vcycles += count
+        complexity = sum(level.A.nnz for level in levels) / max(nnz, 1)
+        details.append((len(levels), levels[-1].A.shape[0], complexity))
+        if verbose:
+            print(
+                f"[AMGSpectralClustering] hierarchy {len(hierarchies)}: "
+                f"{len(levels)} levels, coarsest {levels[-1].A.shape[0]}, "
+                f"operator complexity {complexity:.2f}, rho {rho:.3g}, "
+                f"setup {toc - tic:.3f}s, test iterations "
+                f"{time.perf_counter() - toc:.3f}s"
+            )
+        if not energy > 0.0:
+            break
+        w = x  # unit energy norm (rescaled by _bootstrap_step)
+        W.append(w)
+    return np.column_stack(W), {
+        "n_hierarchies": len(hierarchies),
+        "rho": float(rho),
+        "n_vcycles": n_vcycles,
+        "levels": details,
+        "hierarchies": hierarchies,
+        "setup_time": setup_time,
+        "solve_time": solve_time,
+        "direct": all_direct,
+    }

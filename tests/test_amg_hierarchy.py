@@ -1,0 +1,325 @@
+"""Bootstrap AMG internals: matching, aggregation, Galerkin, V-cycles.
+
+Spec: shared/papers/amg_spectral_clustering.md §7 items 1-3.
+"""
+
+import networkx as nx
+import numpy as np
+import pytest
+from scipy import sparse
+
+from sklearn_spectral.cluster import _amg_setup as setup
+from sklearn_spectral.cluster._amg_hierarchy import _pair_aggregate, _restrict
+
+
+def _random_graph(n, p, seed, weighted=True):
+    rng = np.random.default_rng(seed)
+    A = sparse.random(n, n, density=p, random_state=rng, format="csr")
+    if not weighted:
+        A.data[:] = 1.0
+    A = sparse.triu(A, k=1)
+    A = (A + A.T).tocsr()
+    A.sort_indices()
+    return A
+
+
+def _laplacian(A):
+    L = sparse.diags_array(np.asarray(A.sum(axis=1)).ravel()) - A
+    return setup._as_csr64(L)
+
+
+def _pinned(A):
+    from sklearn_spectral.utils.graph import connected_components
+
+    _, labels = connected_components(A)
+    return setup.pinned_laplacian(A, labels)[0]
+
+
+def _check_matching(A, match, h):
+    n = A.shape[0]
+    A = sparse.csr_matrix(A)
+    assert match.shape == (n,)
+    for i in range(n):
+        j = match[i]
+        if j >= 0:
+            assert j != i and match[j] == i
+            assert A[i, j] != 0
+    # Maximal: no edge with both ends free.
+    coo = sparse.triu(A, k=1).tocoo()
+    free = match < 0
+    both_free = free[coo.row] & free[coo.col] & (coo.data != 0)
+    assert not both_free.any()
+
+
+def _weight_dict(A, h):
+    indptr, indices = A.indptr, A.indices
+    out = {}
+    for i in range(A.shape[0]):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if h[e] > 0:
+                out[(min(i, j), max(i, j))] = h[e]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("weighted", [True, False])
+def test_matching_valid_maximal_half_optimal(seed, weighted):
+    A = _random_graph(40, 0.12, seed, weighted)
+    L = _pinned(A)
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-1, 1, L.shape[0]) if seed % 2 else np.ones(L.shape[0])
+    perm = rng.permutation(L.shape[0])
+    m_suitor, h = setup.matching(L, w, perm, "suitor")
+    m_preis, h2 = setup.matching(L, w, perm, "preis")
+    np.testing.assert_array_equal(m_suitor, m_preis)
+    np.testing.assert_array_equal(h, h2)
+    _check_matching(L, m_suitor, h)
+    weights = _weight_dict(L, h)
+    G = nx.Graph()
+    for (i, j), value in weights.items():
+        G.add_edge(i, j, weight=value)
+    optimum = nx.max_weight_matching(G)
+    opt = sum(weights[(min(i, j), max(i, j))] for i, j in optimum)
+    ours = sum(weights[(i, j)] for i, j in enumerate(m_suitor) if j > i)
+    assert ours >= 0.5 * opt - 1e-12
+
+
+def test_matching_locally_dominant_and_ties():
+    # A path with all-equal weights: the tie-break permutation decides.
+    n = 12
+    A = sparse.diags_array([np.ones(n - 1), np.ones(n - 1)], offsets=[-1, 1]).tocsr()
+    L = _laplacian(A)
+    L = L + sparse.diags_array(np.r_[1.0, np.zeros(n - 2), 1.0])
+    L = setup._as_csr64(L)
+    w = np.ones(n)
+    results = set()
+    for seed in range(8):
+        perm = np.random.default_rng(seed).permutation(n)
+        a, h = setup.matching(L, w, perm, "suitor")
+        b, _ = setup.matching(L, w, perm, "preis")
+        np.testing.assert_array_equal(a, b)
+        _check_matching(L, a, h)
+        results.add(tuple(a))
+    assert len(results) > 1
+
+
+def test_compatible_weights_formula():
+    A = _random_graph(15, 0.3, 3)
+    L = _pinned(A)
+    w = np.random.default_rng(0).uniform(0.5, 1.5, 15)
+    _, h = setup.matching(L, w, np.arange(15))
+    d = L.diagonal()
+    for i in range(15):
+        for e in range(L.indptr[i], L.indptr[i + 1]):
+            j = L.indices[e]
+            if j == i:
+                assert h[e] == -1
+                continue
+            expected = 1 - 2 * L.data[e] * w[i] * w[j] / (d[i] * w[i] ** 2 + d[j] * w[j] ** 2)
+            assert h[e] == pytest.approx(expected, rel=1e-14)
+            assert 1.0 <= h[e] <= 2.0 + 1e-12  # Laplacian, w > 0
+
+
+def _check_prolongator(agg, p, nc, w):
+    n = agg.shape[0]
+    P = setup.prolongator_matrix(agg, p, nc)
+    # One non-zero per row at most, zero rows exactly where w = 0.
+    nnz_rows = np.diff(P.indptr)
+    assert nnz_rows.max() <= 1
+    np.testing.assert_array_equal(nnz_rows == 0, w == 0)
+    np.testing.assert_allclose((P.T @ P).toarray(), np.eye(nc), atol=1e-14)
+    np.testing.assert_allclose(P @ (P.T @ w), w, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(P @ _restrict(agg, p, w, nc), w, rtol=1e-13, atol=1e-15)
+    assert np.bincount(agg[p != 0], minlength=nc).min() >= 1
+    return P
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_prolongator_properties(seed):
+    A = _random_graph(120, 0.04, seed)
+    L = _pinned(A)
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-1, 1, 120)
+    w[rng.choice(120, 10, replace=False)] = 0.0
+    perm = rng.permutation(120)
+    agg, p, nc, sweeps = setup.aggregation_level(L, w, perm, "suitor")
+    (agg1, p1, n1), (agg2, p2, n2) = sweeps
+    _check_prolongator(agg1, p1, n1, w)
+    w1 = _restrict(agg1, p1, w, n1)
+    _check_prolongator(agg2, p2, n2, w1)
+    _check_prolongator(agg, p, nc, w)
+    # At most 4 vertices per aggregate.
+    assert np.bincount(agg[p != 0], minlength=nc).max() <= 4
+    assert nc < 120
+
+
+def test_pair_aggregate_zero_pair():
+    match = np.array([1, 0, 3, 2, -1, -1], dtype=np.int64)
+    w = np.array([0.0, 0.0, 3.0, 4.0, -2.0, 0.0])
+    agg, p, nc = _pair_aggregate(match, w)
+    assert nc == 2
+    np.testing.assert_allclose(p, [0, 0, 0.6, 0.8, -1.0, 0])
+    np.testing.assert_array_equal(agg, [0, 0, 0, 0, 1, 0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pin", [True, False])
+def test_galerkin_matches_scipy(seed, pin):
+    A = _random_graph(150, 0.03, seed)
+    L = _pinned(A) if pin else _laplacian(A)
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-1, 1, 150)
+    agg, p, nc, _ = setup.aggregation_level(L, w, rng.permutation(150))
+    P = setup.prolongator_matrix(agg, p, nc)
+    Ac = setup.galerkin(L, agg, p, nc)
+    expected = (P.T @ L @ P).toarray()
+    np.testing.assert_allclose(Ac.toarray(), expected, rtol=1e-12, atol=1e-12)
+    dense = Ac.toarray()
+    np.testing.assert_array_equal(dense, dense.T)
+    assert np.all(np.diff(Ac.indices[Ac.indptr[0]:Ac.indptr[1]]) > 0)
+    eig = np.linalg.eigvalsh(dense)
+    scale = np.abs(eig).max()
+    assert eig.min() >= -1e-12 * scale
+    if pin:
+        assert eig.min() > 0
+
+
+@pytest.mark.parametrize("pin", [False, True])
+def test_galerkin_quotient_laplacian_w1(pin):
+    A = _random_graph(200, 0.03, 7, weighted=True)
+    n = 200
+    if pin:
+        L, pinned = setup.pinned_laplacian(A, np.zeros(n, dtype=np.int64))
+    else:
+        L = _laplacian(A)
+    w = np.ones(n)
+    rng = np.random.default_rng(1)
+    levels = setup.build_hierarchy(L, w, rng.permutation(n), max_coarse=5)
+    assert len(levels) >= 2
+    v = w
+    for level, coarse in zip(levels[:-1], levels[1:]):
+        v = _restrict(level.agg, level.p, v, level.n_coarse)
+        Ac = coarse.A
+        Q = sparse.diags_array(v) @ Ac @ sparse.diags_array(v)
+        Q = Q.toarray()
+        off = Q - np.diag(np.diag(Q))
+        assert np.all(off <= 1e-12)
+        rows = Q.sum(axis=1)
+        if not pin:
+            np.testing.assert_allclose(rows, 0, atol=1e-10 * np.abs(Q).max())
+        else:
+            # Zero row sums everywhere except at the pinned vertex's aggregate.
+            assert np.sum(np.abs(rows) > 1e-10 * np.abs(Q).max()) == 1
+
+
+def test_build_hierarchy_levels_shrink():
+    A = _random_graph(500, 0.01, 11)
+    L = _pinned(A)
+    levels = setup.build_hierarchy(L, np.ones(500), np.arange(500), max_coarse=10)
+    sizes = [lvl.A.shape[0] for lvl in levels]
+    assert sizes[0] == 500
+    assert all(b < a for a, b in zip(sizes, sizes[1:]))
+    assert sizes[-1] <= 1000
+
+
+# --- V-cycles and the bootstrap (§7 item 3) ----------------------------------
+
+from sklearn_spectral.cluster._amg_cycle import (  # noqa: E402
+    SMOOTHERS,
+    _energy_norm,
+    _vcycle_apply,
+)
+
+
+def _connected_graph(n, seed):
+    A = _random_graph(n, 8.0 / n, seed)
+    # A ring keeps it connected.
+    ring = sparse.diags_array(
+        [np.full(n - 1, 0.5), np.full(n - 1, 0.5)], offsets=[-1, 1]
+    ).tocsr()
+    ring = ring + sparse.csr_matrix(([0.5, 0.5], ([0, n - 1], [n - 1, 0])), shape=(n, n))
+    return (A + ring).tocsr()
+
+
+def _apply_B(cycle, v, smoother):
+    x = np.zeros_like(v)
+    _vcycle_apply(cycle, np.ascontiguousarray(v), x, SMOOTHERS[smoother])
+    return x
+
+
+@pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
+@pytest.mark.parametrize("direct", [True, False])
+def test_vcycle_symmetric(smoother, direct):
+    n = 400
+    L = _pinned(_connected_graph(n, 0))
+    rng = np.random.default_rng(0)
+    levels = setup.build_hierarchy(L, np.ones(n), rng.permutation(n), max_coarse=10)
+    assert len(levels) >= 3
+    # direct=False relaxes the coarsest level instead of solving it.
+    cycle, is_direct = setup.cycle_levels(levels, direct_max=None if direct else 0)
+    assert is_direct == direct
+    u = rng.standard_normal(n)
+    v = rng.standard_normal(n)
+    Bu = _apply_B(cycle, u, smoother)
+    Bv = _apply_B(cycle, v, smoother)
+    assert v @ Bu == pytest.approx(u @ Bv, rel=1e-10)
+    # Positive definite on random vectors.
+    assert u @ Bu > 0 and v @ Bv > 0
+
+
+@pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
+def test_vcycle_contracts(smoother):
+    n = 600
+    L = _pinned(_connected_graph(n, 1))
+    rng = np.random.default_rng(1)
+    levels = setup.build_hierarchy(L, np.ones(n), rng.permutation(n))
+    cycle, _ = setup.cycle_levels(levels)
+    x = rng.uniform(-1, 1, n)
+    zero = np.zeros(n)
+    e0 = _energy_norm(cycle[0], x)
+    for _ in range(10):
+        e_prev = _energy_norm(cycle[0], x)
+        _vcycle_apply(cycle, zero, x, SMOOTHERS[smoother])
+    rho = _energy_norm(cycle[0], x) / e_prev
+    assert rho < 1.0
+    assert _energy_norm(cycle[0], x) < e0
+
+
+@pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
+@pytest.mark.parametrize("matching", ["suitor", "preis"])
+def test_bootstrap_counts_and_rho(smoother, matching):
+    n = 300
+    L = _pinned(_connected_graph(n, 2))
+    H, t = 4, 5
+    W, info = setup.bootstrap(
+        L, np.random.RandomState(0), max_hierarchies=H, convergence_ratio=1e-12,
+        test_iterations=t, smoother=smoother, matching=matching,
+    )
+    assert info["n_hierarchies"] == H
+    assert info["n_vcycles"] == t * H * (H + 1) // 2
+    assert W.shape == (n, H + 1)
+    assert 0 < info["rho"] < 1
+    # Unit energy of the smooth vectors.
+    for k in range(1, H + 1):
+        assert _energy_norm(info["hierarchies"][0][0], np.ascontiguousarray(W[:, k])) == pytest.approx(1.0)
+
+
+def test_bootstrap_matching_methods_agree():
+    n = 300
+    L = _pinned(_connected_graph(n, 3))
+    kw = dict(max_hierarchies=3, test_iterations=4)
+    W1, _ = setup.bootstrap(L, np.random.RandomState(5), matching="suitor", **kw)
+    W2, _ = setup.bootstrap(L, np.random.RandomState(5), matching="preis", **kw)
+    np.testing.assert_array_equal(W1, W2)
+
+
+def test_bootstrap_stops_early():
+    n = 300
+    L = _pinned(_connected_graph(n, 4))
+    W, info = setup.bootstrap(
+        L, np.random.RandomState(0), max_hierarchies=30, convergence_ratio=0.5,
+        test_iterations=5,
+    )
+    assert info["n_hierarchies"] < 30
+    assert info["rho"] <= 0.5

@@ -1,0 +1,369 @@
+"""AMGSpectralClustering (spec: shared/papers/amg_spectral_clustering.md §7
+items 4-8)."""
+
+import pickle
+import warnings
+
+import networkx as nx
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.feature_extraction.image import img_to_graph
+from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits
+
+from sklearn_spectral.cluster._amg_spectral import AMGSpectralClustering, _augment
+from sklearn_spectral.cluster._kmeans_restarts import _kmeans_restarts, _kmeans_single
+from sklearn_spectral.datasets import make_attributed_sbm, sbm_detectability_threshold
+from sklearn_spectral.utils.graph import affinity_from_features, modularity
+
+
+def _fit(A, k, **kw):
+    kw.setdefault("random_state", 0)
+    return AMGSpectralClustering(k, affinity="precomputed", **kw).fit(A)
+
+
+@pytest.fixture(scope="module")
+def clear_sbm():
+    return make_attributed_sbm(1000, 4, mean_degree=20, mixing=0.05, random_state=0)
+
+
+# --- item 4: planted partitions ------------------------------------------------
+
+
+def test_sbm_recovered_exactly(clear_sbm):
+    A, y, _ = clear_sbm
+    model = _fit(A, 4)
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+    assert model.n_hierarchies_ == 10  # 'auto' for K = 4
+    assert model._n_vcycles == 15 * 10 * 11 // 2
+    assert model.modularity_ == pytest.approx(modularity(A, model.labels_))
+    assert model.embedding_.shape == (1000, 11)
+    np.testing.assert_allclose(model.embedding_.T @ model.embedding_, np.eye(11), atol=1e-10)
+    assert model.attribute_embedding_.shape == (0, 11)
+
+
+@pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
+@pytest.mark.parametrize("matching", ["suitor", "preis"])
+def test_sbm_smoother_matching_variants(clear_sbm, smoother, matching):
+    A, y, _ = clear_sbm
+    model = _fit(A, 4, smoother=smoother, matching=matching, n_init=30)
+    # l1-Jacobi (a weaker smoother) may leave a boundary vertex misplaced.
+    assert adjusted_rand_score(y, model.labels_) >= 0.99
+
+
+def test_matching_methods_same_labels(clear_sbm):
+    A, _, _ = clear_sbm
+    a = _fit(A, 4, matching="suitor", n_init=20)
+    b = _fit(A, 4, matching="preis", n_init=20)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+
+
+def test_ring_of_cliques():
+    # With max_hierarchies = K the embedding holds the K ring modes; the
+    # default 'auto' (2K = 16 here) adds 8 directions that vary inside the
+    # cliques and makes the short restarts miss the partition (ARI ~0.75-0.97).
+    G = nx.ring_of_cliques(8, 10)
+    A = nx.to_scipy_sparse_array(G, format="csr")
+    y = np.repeat(np.arange(8), 10)
+    model = _fit(A, 8, max_hierarchies=8)
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+
+
+def _disk_image(side=24, seed=0):
+    rng = np.random.RandomState(seed)
+    yy, xx = np.mgrid[:side, :side]
+    disk = (xx - side / 2) ** 2 + (yy - side / 2) ** 2 < (side / 4) ** 2
+    img = disk.astype(float) + 0.05 * rng.randn(side, side)
+    graph = img_to_graph(img)
+    graph.data = np.exp(-10 * graph.data / graph.data.std()) + 1e-6
+    return sparse.csr_matrix(graph), disk.ravel().astype(int)
+
+
+def test_pixel_disk_needs_weights():
+    # One hierarchy (embedding [1, w_1]): its smooth vector follows the weak
+    # edges around the disk. More hierarchies add grid modes that K-means
+    # splits instead (ARI ~0 at the default 10 for K = 2).
+    A, truth = _disk_image()
+    weighted = _fit(A, 2, n_init=30, max_hierarchies=1)
+    unweighted = _fit(A, 2, n_init=30, weighted=False, max_hierarchies=1)
+    assert adjusted_rand_score(truth, weighted.labels_) == 1.0
+    assert adjusted_rand_score(truth, unweighted.labels_) < 0.5
+
+
+# --- item 5: attributes ----------------------------------------------------------
+
+
+def test_attributes_rescue_ambiguous_structure():
+    K, c = 5, 5.0
+    eps = sbm_detectability_threshold(K, c) + 0.03  # just undetectable
+    gains = []
+    for seed in range(3):
+        A, y, att = make_attributed_sbm(
+            400, K, mean_degree=c, mixing=eps, alpha=0.9, random_state=seed
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            structure = _fit(A, K, n_init=50)
+            attributed = _fit(A, K, n_init=50).fit(A, attributes=att)
+        s_ari = adjusted_rand_score(y, structure.labels_)
+        a_ari = adjusted_rand_score(y, attributed.labels_)
+        gains.append(a_ari - s_ari)
+        assert a_ari > 0.5
+        assert s_ari < 0.3
+    assert min(gains) > 0.3
+
+
+def test_random_attributes_keep_clear_structure(clear_sbm):
+    # alpha = 0: the attribute is noise. At attribute_weight=1 the attribute
+    # vertices (hubs of degree n / C) dominate the concatenated distance and
+    # the structure is lost (ARI ~0.45); a lighter weight keeps it.
+    A, y, _ = clear_sbm
+    _, _, att = make_attributed_sbm(
+        1000, 4, mean_degree=20, mixing=0.05, alpha=0.0, random_state=0
+    )
+    model = _fit(A, 4, attribute_weight=0.1, n_init=30).fit(A, attributes=att)
+    assert adjusted_rand_score(y, model.labels_) >= 0.9
+
+
+def test_augmented_graph_sizes_and_weights():
+    A = sparse.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
+    codes = np.array([[0, 5], [2, -1], [0, 5]])
+    A_aug, global_codes, block = _augment(A, codes, 0.5)
+    # Attribute 0 has values {0, 2}, attribute 1 has {5}: 3 attribute vertices.
+    assert A_aug.shape == (6, 6)
+    np.testing.assert_array_equal(global_codes, [[0, 2], [1, -1], [0, 2]])
+    np.testing.assert_array_equal(block, [0, 0, 1])
+    dense = A_aug.toarray()
+    np.testing.assert_array_equal(dense, dense.T)
+    np.testing.assert_array_equal(dense[:3, :3], A.toarray())
+    # n * m edges minus the missing value, each of weight attribute_weight.
+    assert np.count_nonzero(dense[:3, 3:]) == 3 * 2 - 1
+    assert set(dense[:3, 3:][dense[:3, 3:] != 0]) == {0.5}
+    assert dense[0, 3] == dense[2, 3] == dense[1, 4] == dense[0, 5] == 0.5
+    assert np.all(dense[3:, 3:] == 0)
+
+
+def test_attributes_fit_attributes_shapes(clear_sbm):
+    A, y, att = clear_sbm
+    att = np.column_stack([att, (att + 1) % 4])
+    att[::7, 1] = -1
+    model = _fit(A, 4, n_init=20).fit(A, attributes=att)
+    n_attr = len(np.unique(att[:, 0])) + len(np.unique(att[att[:, 1] >= 0, 1]))
+    assert model.attribute_embedding_.shape == (n_attr, model.embedding_.shape[1])
+    assert np.isfinite(model.embedding_).all()
+    # fit_predict forwards the attributes.
+    labels = clone(model).fit_predict(A, attributes=att)
+    np.testing.assert_array_equal(labels, model.labels_)
+
+
+# --- item 6: K-means -----------------------------------------------------------------
+
+
+def _kmeans_inputs(rng, n=60, d=3, m=2, n_values=(3, 4), K=3, n_init=5):
+    X = rng.standard_normal((n, d))
+    n_attr = sum(n_values)
+    U = rng.standard_normal((n_attr, d))
+    codes = np.empty((n, m), dtype=np.int64)
+    block = np.concatenate([np.full(k, j) for j, k in enumerate(n_values)]).astype(np.int64)
+    offset = 0
+    for j, k in enumerate(n_values):
+        codes[:, j] = offset + rng.randint(0, k, n)
+        offset += k
+    seeds = np.array([rng.choice(n, K, replace=False) for _ in range(n_init)], dtype=np.int64)
+    G = sparse.random(n, n, density=0.1, random_state=rng, format="csr")
+    G = (G + G.T).tocsr()
+    G.setdiag(0.0)
+    G.eliminate_zeros()
+    return X, U, codes, block, seeds, G
+
+
+def _graph_arrays(G):
+    return (G.indptr.astype(np.int64), G.indices.astype(np.int64), G.data.astype(np.float64))
+
+
+def _naive_lloyd(Z, seeds, max_iter):
+    """Plain Lloyd on materialised points (same tie and reseed rules)."""
+    C = Z[seeds].copy()
+    labels = np.full(Z.shape[0], -1)
+    for it in range(max_iter):
+        D = ((Z[:, None, :] - C[None]) ** 2).sum(-1)
+        new = D.argmin(1)
+        changed = (new != labels).sum()
+        labels = new
+        if changed == 0:
+            break
+        if it + 1 < max_iter:
+            for c in range(C.shape[0]):
+                if (labels == c).any():
+                    C[c] = Z[labels == c].mean(0)
+    return labels
+
+
+def test_tabulated_lloyd_equals_materialised():
+    rng = np.random.RandomState(0)
+    X, U, codes, block, seeds, G = _kmeans_inputs(rng)
+    Z = np.hstack([X] + [U[codes[:, j]] for j in range(codes.shape[1])])
+    fallback = np.zeros((2, 3))
+    for r in range(seeds.shape[0]):
+        labels, inertia, q, _ = _kmeans_single(
+            X, U, codes, block, fallback, seeds[r], *_graph_arrays(G), 10
+        )
+        expected = _naive_lloyd(Z, seeds[r], 10)
+        if len(np.unique(labels)) == seeds.shape[1] == len(np.unique(expected)):
+            np.testing.assert_array_equal(labels, expected)
+        # Block distance is the Euclidean distance on the concatenation:
+        # materialised K-means (no attribute blocks) gives the same labels.
+        empty = np.zeros((0, Z.shape[1]))
+        labels_m, inertia_m, _, _ = _kmeans_single(
+            np.ascontiguousarray(Z), empty, np.zeros((60, 0), dtype=np.int64),
+            np.zeros(0, dtype=np.int64), np.zeros((0, Z.shape[1])), seeds[r],
+            *_graph_arrays(G), 10,
+        )
+        np.testing.assert_array_equal(labels, labels_m)
+        assert inertia == pytest.approx(inertia_m, rel=1e-12)
+
+
+def test_restart_scores_match_single_runs_and_threads():
+    rng = np.random.RandomState(1)
+    X, U, codes, block, seeds, G = _kmeans_inputs(rng, n_init=12)
+    fallback = np.zeros((2, 3))
+    results = [
+        _kmeans_restarts(X, U, codes, block, fallback, seeds, *_graph_arrays(G), 10, t)
+        for t in (1, 2)
+    ]
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    inertia, q, _ = results[0]
+    for r in range(seeds.shape[0]):
+        labels, i_r, q_r, _ = _kmeans_single(
+            X, U, codes, block, fallback, seeds[r], *_graph_arrays(G), 10
+        )
+        assert i_r == inertia[r] and q_r == q[r]
+        # Modularity kernel = networkx on the weighted graph.
+        Gnx = nx.from_scipy_sparse_array(G)
+        comms = [set(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+        assert q_r == pytest.approx(
+            nx.community.modularity(Gnx, comms, weight="weight"), abs=1e-12
+        )
+        assert q_r == pytest.approx(modularity(G, labels), abs=1e-12)
+
+
+def test_duplicated_points_no_nan():
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0], [0.0, 5.0]]), 20, axis=0)
+    model = AMGSpectralClustering(3, n_neighbors=5, random_state=0, n_init=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        labels = model.fit_predict(X)
+    assert np.isfinite(model.embedding_).all()
+    assert labels.min() >= 0 and labels.max() < 3
+
+
+# --- item 7: determinism and input forms ---------------------------------------
+
+
+def test_determinism_and_threads(clear_sbm):
+    A, _, _ = clear_sbm
+    a = _fit(A, 4, random_state=3, n_init=20)
+    b = _fit(A, 4, random_state=3, n_init=20)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    assert a.n_hierarchies_ == b.n_hierarchies_
+    with threadpool_limits(1):
+        c = _fit(A, 4, random_state=3, n_init=20)
+    np.testing.assert_array_equal(a.labels_, c.labels_)
+
+
+@pytest.mark.parametrize("affinity", ["nearest_neighbors", "rbf"])
+def test_features_equal_precomputed(affinity):
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(40, 2) + c for c in ([0, 0], [8, 0], [0, 8])])
+    kw = dict(n_neighbors=6, gamma=0.5, random_state=0, n_init=20, max_hierarchies=3)
+    feat = AMGSpectralClustering(3, affinity=affinity, **kw).fit(X)
+    A = affinity_from_features(X, affinity, n_neighbors=6, gamma=0.5)
+    pre = AMGSpectralClustering(3, affinity="precomputed", **kw).fit(A)
+    np.testing.assert_array_equal(feat.affinity_matrix_.toarray(), pre.affinity_matrix_.toarray())
+    np.testing.assert_array_equal(feat.labels_, pre.labels_)
+    if affinity == "nearest_neighbors":  # three components, one per blob
+        y = np.repeat(np.arange(3), 40)
+        assert adjusted_rand_score(y, feat.labels_) == 1.0
+
+
+def test_sparse_formats_agree(clear_sbm):
+    A, _, _ = clear_sbm
+    A = A[:300][:, :300]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ref = _fit(A.tocsr(), 3, n_init=10).labels_
+        for form in (A.tocsc(), A.tocoo(), A.toarray()):
+            np.testing.assert_array_equal(_fit(form, 3, n_init=10).labels_, ref)
+
+
+# --- item 8: disconnected graphs, errors, clone, pickle ------------------------------
+
+
+def test_disconnected_graph():
+    blocks = [
+        nx.gnp_random_graph(12, 0.5, seed=1),
+        nx.gnp_random_graph(15, 0.4, seed=2),
+        nx.gnp_random_graph(10, 0.6, seed=3),
+    ]
+    G = nx.disjoint_union_all(blocks)
+    G.add_nodes_from(range(37, 40))  # isolated vertices
+    A = nx.to_scipy_sparse_array(G, format="csr")
+    truth = np.r_[np.zeros(12), np.ones(15), np.full(10, 2)]
+    # max_hierarchies = K: at 'auto' (10) the within-component smooth vectors
+    # outweigh the component indicators (ARI 0.6-0.9).
+    with pytest.warns(UserWarning, match="not connected"):
+        model = _fit(A, 3, max_hierarchies=3)
+    assert model.n_components_ == 6
+    assert np.isfinite(model.embedding_).all()
+    assert adjusted_rand_score(truth, model.labels_[:37]) == 1.0
+
+
+@pytest.mark.parametrize(
+    "A, match",
+    [
+        (np.ones((3, 4)), "square"),
+        (np.array([[0, 1, 0], [0, 0, 1], [1, 1, 0.0]]), None),
+        (np.array([[0, -1, 0], [-1, 0, 1], [0, 1, 0.0]]), "non-negative"),
+        (np.array([[0, np.inf, 0], [np.inf, 0, 1], [0, 1, 0.0]]), "inf"),
+    ],
+)
+def test_bad_affinity(A, match):
+    model = AMGSpectralClustering(2, affinity="precomputed")
+    if match is None:  # asymmetric: warned and symmetrised
+        with pytest.warns(UserWarning, match="not symmetric"):
+            model.fit(A)
+        return
+    with pytest.raises(ValueError, match=match):
+        model.fit(A)
+
+
+def test_errors_name_estimator_and_parameter():
+    A, _, _ = make_attributed_sbm(60, 2, mean_degree=6, random_state=0)
+    with pytest.raises(ValueError, match="AMGSpectralClustering.*attributes"):
+        _fit(A, 2).fit(A, attributes=np.zeros(5))
+    with pytest.raises(ValueError, match="AMGSpectralClustering.*n_neighbors"):
+        AMGSpectralClustering(2, n_neighbors=100).fit(np.random.randn(20, 2))
+    with pytest.raises(ValueError, match="AMGSpectralClustering.*n_samples"):
+        AMGSpectralClustering(30, affinity="precomputed").fit(A[:10][:, :10])
+    with pytest.raises(ValueError, match="smoother"):
+        AMGSpectralClustering(2, smoother="jacobi").fit(A)
+    with pytest.warns(UserWarning, match="attribute_weight"):
+        _fit(A, 2, weighted=False, attribute_weight=2.0, n_init=5)
+
+
+def test_clone_pickle_verbose(clear_sbm, capsys):
+    A, _, _ = clear_sbm
+    model = _fit(A, 4, n_init=10, verbose=1)
+    out = capsys.readouterr().out
+    for phase in ("affinity", "laplacian", "hierarchy 1:", "svd", "kmeans"):
+        assert phase in out
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.labels_, model.labels_)
+    assert clone(model).get_params() == model.get_params()
+    tags = model.__sklearn_tags__()
+    assert tags.input_tags.pairwise and tags.input_tags.sparse
