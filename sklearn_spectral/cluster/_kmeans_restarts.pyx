@@ -27,6 +27,8 @@ from libc.string cimport memset
 
 import numpy as np
 
+from ..utils._graph_kernels cimport _modularity_of_labels
+
 
 cdef struct _Work:
     long long* labels
@@ -178,28 +180,6 @@ cdef void _reseed_empty(Py_ssize_t n, Py_ssize_t K, _Work* w) noexcept nogil:
         w.mindist[far] = 0.0
 
 
-cdef double _modularity(const long long* indptr, const long long* indices,
-                        const double* data, Py_ssize_t n, Py_ssize_t K,
-                        const long long* labels, double* in_c,
-                        double* vol_c) noexcept nogil:
-    cdef Py_ssize_t i, e, c
-    cdef double total = 0.0, q = 0.0
-    memset(in_c, 0, K * sizeof(double))
-    memset(vol_c, 0, K * sizeof(double))
-    for i in range(n):
-        c = labels[i]
-        for e in range(indptr[i], indptr[i + 1]):
-            total += data[e]
-            vol_c[c] += data[e]
-            if labels[indices[e]] == c:
-                in_c[c] += data[e]
-    if total <= 0.0:
-        return 0.0
-    for c in range(K):
-        q += in_c[c] / total - (vol_c[c] / total) * (vol_c[c] / total)
-    return q
-
-
 cdef void _lloyd(const double* X, const double* U, const long long* codes,
                  const long long* block, const double* fallback,
                  const long long* seeds, const long long* indptr,
@@ -288,7 +268,9 @@ def _kmeans_restarts(const double[:, ::1] X, const double[:, ::1] U,
                 _lloyd(&X[0, 0], Up, cp, bp, fp, &seeds[r, 0], &indptr[0], ip, dp,
                        n, d, m, n_attr, K, max_iter, wp, &inertia[r], &q[r],
                        &n_iter[r])
-                q[r] = _modularity(&indptr[0], ip, dp, n, K, wp.labels, in_c, vol_c)
+                q[r] = _modularity_of_labels(
+                    &indptr[0], ip, dp, n, K, wp.labels, 1.0, in_c, vol_c
+                )
         free(in_c)
         free(vol_c)
         if wp != NULL:
@@ -327,7 +309,9 @@ def _kmeans_single(const double[:, ::1] X, const double[:, ::1] U,
         with nogil:
             _lloyd(&X[0, 0], Up, cp, bp, fp, &seeds[0], &indptr[0], ip, dp, n, d, m,
                    n_attr, K, max_iter, &w, &inertia, &q, &n_iter)
-            q = _modularity(&indptr[0], ip, dp, n, K, w.labels, &in_c[0], &vol_c[0])
+            q = _modularity_of_labels(
+                &indptr[0], ip, dp, n, K, w.labels, 1.0, &in_c[0], &vol_c[0]
+            )
             for i in range(n):
                 labels[i] = w.labels[i]
     finally:
