@@ -1,7 +1,7 @@
 """
-=====================================================================
+======================================================================
 Spectral clustering by bootstrap AMG: an image and an attributed graph
-=====================================================================
+======================================================================
 
 :class:`~sklearn_spectral.cluster.AMGSpectralClustering` clusters the vertices
 of a graph with K-means on the algebraically smooth vectors of a bootstrap

@@ -191,7 +191,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Connected components of the graph (with attribute vertices if any).
     n_features_in_ : int
         Number of features (columns) of ``X``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column
         names.
 

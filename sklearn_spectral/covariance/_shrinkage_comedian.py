@@ -302,7 +302,7 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     high breakdown point and cost ``O(n p^2)`` order-statistic selections, with
     no iteration over subsets as in the MCD.
 
-    Read more in the :ref:`User Guide <covariance>` of scikit-learn.
+    See scikit-learn's user guide on covariance estimation for the background.
 
     Parameters
     ----------
@@ -353,7 +353,7 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         Weiszfeld iterations (1 when none were run).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -761,7 +761,7 @@ class ShrinkageMahalanobisDetector(OutlierMixin, ShrinkageComedianCovariance):
         Rows used by the reweighting (only when ``reweight``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
