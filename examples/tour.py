@@ -81,6 +81,8 @@ def tour_datasets():
 
     _rule("Data generators shared by tests, benchmarks and examples")
     for name in datasets.__all__:
+        if not callable(getattr(datasets, name)):
+            continue
         doc = (getattr(datasets, name).__doc__ or "").strip().splitlines()
         print(f"  {name:<32} {doc[0] if doc else ''}")
 
