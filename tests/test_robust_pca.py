@@ -270,6 +270,32 @@ def test_partial_fit_stream():
     assert angle < 0.1  # the stated tolerance (radians) against the batch fit
 
 
+def test_partial_fit_under_dask_ml_incremental():
+    # DESIGN section 7: larger-than-memory data through dask-ml's Incremental,
+    # which feeds the blocks of a dask array to partial_fit in order.
+    da = pytest.importorskip("dask.array")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, _, params = _data(0.1, "stealth", n=10000, seed=1)
+    est = RobustPCA(n_components=1, contamination=0.1, random_state=0)
+    blocks = da.from_array(X, chunks=(500, D))
+    # Incremental shuffles the blocks by default: the guarantee still holds.
+    shuffled = wrappers.Incremental(est, random_state=0).fit(blocks).estimator_
+    assert shuffled.n_samples_seen_ == 10000
+    assert _captured(shuffled.components_, params) >= 0.95
+    # In order, it is exactly a loop of partial_fit calls.
+    model = wrappers.Incremental(est, shuffle_blocks=False).fit(blocks)
+    fitted = model.estimator_
+    by_hand = RobustPCA(n_components=1, contamination=0.1, random_state=0)
+    for i in range(20):
+        by_hand.partial_fit(X[i * 500 : (i + 1) * 500])
+    np.testing.assert_allclose(fitted.components_, by_hand.components_, atol=1e-12)
+    np.testing.assert_allclose(
+        model.transform(da.from_array(X[:100], chunks=(50, D))).compute(),
+        by_hand.transform(X[:100]),
+        atol=1e-10,
+    )
+
+
 def test_partial_fit_pairs_stream():
     X, _, params = _data(0.05, "stealth", n=10000, seed=2)
     est = RobustPCA(n_components=1, contamination=0.05, center="pairs", random_state=0)
