@@ -213,6 +213,81 @@ def test_galerkin_quotient_laplacian_w1(pin):
             assert np.sum(np.abs(rows) > 1e-10 * np.abs(Q).max()) == 1
 
 
+@pytest.mark.parametrize("random_w", [False, True])
+def test_matching_dense_coarse_levels(random_w):
+    # Dense coarse operators of an expander-like graph: rows of hundreds of
+    # candidates and vertices displaced many times (Suitor's candidate cache
+    # and rescans). With w = 1 on the pattern, weights tie and the
+    # permutation decides. Suitor must still give Preis's unique matching.
+    A = _random_graph(3000, 10.0 / 3000, 3, weighted=not random_w)
+    L = _pinned(A)
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0.5, 1.5, L.shape[0]) if random_w else np.ones(L.shape[0])
+    perm = rng.permutation(L.shape[0])
+    row_lengths = []
+    for _ in range(4):  # four levels down: mean row length grows to ~50
+        a, h = setup.matching(L, w, perm, "suitor")
+        b, _ = setup.matching(L, w, perm, "preis")
+        np.testing.assert_array_equal(a, b)
+        _check_matching(L, a, h)
+        row_lengths.append(L.nnz / L.shape[0])
+        agg, p, nc, L, w, perm, _ = setup._two_sweeps(L, w, perm, "suitor")
+    assert max(row_lengths) > 40
+
+
+def test_merged_levels_bound_operator_complexity():
+    # merge_ratio: a level keeps pairing while its operator holds more than
+    # that share of the fine non-zeros. The composed prolongator is still
+    # one entry per row with P^T P = I, and the coarse operator is P^T A P.
+    A = _random_graph(4000, 10.0 / 4000, 5)
+    L = _pinned(A)
+    n = L.shape[0]
+    w = np.random.default_rng(1).uniform(0.5, 1.5, n)
+    plain = setup.build_hierarchy(L, w, np.arange(n))
+    merged = setup.build_hierarchy(L, w, np.arange(n), merge_ratio=0.5)
+    for levels in (plain, merged):
+        for fine, coarse in zip(levels, levels[1:]):
+            P = setup.prolongator_matrix(fine.agg, fine.p, fine.n_coarse)
+            np.testing.assert_allclose((P.T @ P).toarray(), np.eye(fine.n_coarse), atol=1e-12)
+            expected = (P.T @ fine.A @ P).toarray()
+            np.testing.assert_allclose(coarse.A.toarray(), expected, atol=1e-12 * abs(expected).max())
+    for fine, coarse in zip(merged[:-2], merged[1:-1]):
+        assert coarse.A.nnz <= 0.5 * fine.A.nnz
+    complexity = [sum(lv.A.nnz for lv in levels) / L.nnz for levels in (plain, merged)]
+    assert complexity[1] < 1.6 < complexity[0]
+
+
+@pytest.mark.parametrize("graph", ["star", "fringe"])
+def test_singletons_folded_at_stalls(graph):
+    # A star pairs one leaf per sweep; leaves hanging off a random core lose
+    # their only neighbour to heavier partners at every sweep. Without
+    # folding both would stall far above max_coarse.
+    rng = np.random.default_rng(0)
+    if graph == "star":
+        n = 400
+        A = sparse.csr_matrix((np.ones(n - 1), (np.zeros(n - 1, int), np.arange(1, n))), shape=(n, n))
+    else:
+        core = _random_graph(600, 0.05, 2)
+        n = 600 + 1200
+        leaves = np.arange(600, n)
+        anchors = rng.integers(0, 600, leaves.shape[0])
+        A = sparse.block_diag([core, sparse.csr_matrix((1200, 1200))]).tocsr()
+        A = A + sparse.csr_matrix((np.ones(1200), (anchors, leaves)), shape=(n, n))
+    A = (A + A.T).tocsr()
+    L = _pinned(A)
+    w = rng.uniform(0.5, 1.5, n)
+    levels = setup.build_hierarchy(L, w, rng.permutation(n), max_coarse=10)
+    assert levels[-1].A.shape[0] <= 10
+    v = w
+    for fine, coarse in zip(levels, levels[1:]):
+        P = setup.prolongator_matrix(fine.agg, fine.p, fine.n_coarse)
+        np.testing.assert_allclose((P.T @ P).toarray(), np.eye(fine.n_coarse), atol=1e-12)
+        np.testing.assert_allclose(P @ (P.T @ v), v, rtol=1e-12, atol=1e-12)
+        expected = (P.T @ fine.A @ P).toarray()
+        np.testing.assert_allclose(coarse.A.toarray(), expected, atol=1e-12 * abs(expected).max())
+        v = P.T @ v
+
+
 def test_build_hierarchy_levels_shrink():
     A = _random_graph(500, 0.01, 11)
     L = _pinned(A)

@@ -7,6 +7,7 @@ import warnings
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.linalg
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.image import img_to_graph
@@ -36,12 +37,39 @@ def test_sbm_recovered_exactly(clear_sbm):
     A, y, _ = clear_sbm
     model = _fit(A, 4)
     assert adjusted_rand_score(y, model.labels_) == 1.0
-    assert model.n_hierarchies_ == 10  # 'auto' for K = 4
-    assert model._n_vcycles == 15 * 10 * 11 // 2
+    assert model.n_hierarchies_ == 6  # 'auto' for K = 4
+    assert model._n_vcycles == 15 * 6 * 7 // 2
+    assert model._n_refine_vcycles == 2 * 4 * 6  # ritz_steps * K * H
     assert model.modularity_ == pytest.approx(modularity(A, model.labels_))
-    assert model.embedding_.shape == (1000, 11)
-    np.testing.assert_allclose(model.embedding_.T @ model.embedding_, np.eye(11), atol=1e-10)
-    assert model.attribute_embedding_.shape == (0, 11)
+    # Ritz embedding: K columns, D-orthonormal.
+    V = model.embedding_
+    degree = np.asarray(A.sum(axis=1)).ravel()
+    assert V.shape == (1000, 4)
+    np.testing.assert_allclose(V.T @ (degree[:, None] * V), np.eye(4), atol=1e-9)
+    assert model.attribute_embedding_.shape == (0, 4)
+    # The papers' embedding: the orthonormal basis of the 7 smooth vectors.
+    svd = _fit(A, 4, embedding="svd")
+    assert adjusted_rand_score(y, svd.labels_) == 1.0
+    assert svd._n_refine_vcycles == 0
+    assert svd.embedding_.shape == (1000, 7)
+    np.testing.assert_allclose(svd.embedding_.T @ svd.embedding_, np.eye(7), atol=1e-10)
+
+
+def test_ritz_values_bound_and_approach_the_spectrum(clear_sbm):
+    # Rayleigh-Ritz on nested subspaces: every refinement step can only
+    # lower each Ritz value, and none falls below the matching eigenvalue
+    # of the pencil (L, D) (Courant-Fischer). Two steps land close to it.
+    A, _, _ = clear_sbm
+    degree = np.asarray(A.sum(axis=1)).ravel()
+    L = np.diag(degree) - A.toarray()
+    exact = scipy.linalg.eigh(L, np.diag(degree), eigvals_only=True)[:4]
+    thetas = [_fit(A, 4, ritz_steps=s, n_init=5)._ritz_values for s in (0, 1, 2)]
+    for coarse, fine in zip(thetas, thetas[1:]):
+        assert np.all(fine <= coarse + 1e-12)
+    for theta in thetas:
+        assert np.all(theta >= exact - 1e-10)
+    np.testing.assert_allclose(thetas[2][1:], exact[1:], rtol=0.02)
+    assert abs(thetas[2][0]) < 1e-10  # the constant vector
 
 
 @pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
@@ -62,13 +90,14 @@ def test_matching_methods_same_labels(clear_sbm):
 
 
 def test_ring_of_cliques():
-    # With max_hierarchies = K the embedding holds the K ring modes; the
-    # default 'auto' (2K = 16 here) adds 8 directions that vary inside the
-    # cliques and makes the short restarts miss the partition (ARI ~0.75-0.97).
     G = nx.ring_of_cliques(8, 10)
     A = nx.to_scipy_sparse_array(G, format="csr")
     y = np.repeat(np.arange(8), 10)
-    model = _fit(A, 8, max_hierarchies=8)
+    model = _fit(A, 8)
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+    # The papers' equally weighted embedding needs max_hierarchies = K: more
+    # hierarchies add directions that vary inside the cliques.
+    model = _fit(A, 8, embedding="svd", max_hierarchies=8)
     assert adjusted_rand_score(y, model.labels_) == 1.0
 
 
@@ -82,13 +111,15 @@ def _disk_image(side=24, seed=0):
     return sparse.csr_matrix(graph), disk.ravel().astype(int)
 
 
-def test_pixel_disk_needs_weights():
-    # One hierarchy (embedding [1, w_1]): its smooth vector follows the weak
-    # edges around the disk. More hierarchies add grid modes that K-means
-    # splits instead (ARI ~0 at the default 10 for K = 2).
+@pytest.mark.parametrize("kw", [{}, {"embedding": "svd", "max_hierarchies": 1}])
+def test_pixel_disk_needs_weights(kw):
+    # The lowest normalised cut of the weighted grid follows the weak edges
+    # around the disk; the 0/1 pattern only sees a grid. (The papers' svd
+    # embedding needs max_hierarchies=1, i.e. [1, w_1]: more hierarchies add
+    # grid modes that K-means splits instead.)
     A, truth = _disk_image()
-    weighted = _fit(A, 2, n_init=30, max_hierarchies=1)
-    unweighted = _fit(A, 2, n_init=30, weighted=False, max_hierarchies=1)
+    weighted = _fit(A, 2, n_init=30, **kw)
+    unweighted = _fit(A, 2, n_init=30, weighted=False, **kw)
     assert adjusted_rand_score(truth, weighted.labels_) == 1.0
     assert adjusted_rand_score(truth, unweighted.labels_) < 0.5
 
@@ -117,14 +148,12 @@ def test_attributes_rescue_ambiguous_structure():
 
 
 def test_random_attributes_keep_clear_structure(clear_sbm):
-    # alpha = 0: the attribute is noise. At attribute_weight=1 the attribute
-    # vertices (hubs of degree n / C) dominate the concatenated distance and
-    # the structure is lost (ARI ~0.45); a lighter weight keeps it.
+    # alpha = 0: the attribute is noise and must not destroy the structure.
     A, y, _ = clear_sbm
     _, _, att = make_attributed_sbm(
         1000, 4, mean_degree=20, mixing=0.05, alpha=0.0, random_state=0
     )
-    model = _fit(A, 4, attribute_weight=0.1, n_init=30).fit(A, attributes=att)
+    model = _fit(A, 4, n_init=30).fit(A, attributes=att)
     assert adjusted_rand_score(y, model.labels_) >= 0.9
 
 
@@ -314,10 +343,8 @@ def test_disconnected_graph():
     G.add_nodes_from(range(37, 40))  # isolated vertices
     A = nx.to_scipy_sparse_array(G, format="csr")
     truth = np.r_[np.zeros(12), np.ones(15), np.full(10, 2)]
-    # max_hierarchies = K: at 'auto' (10) the within-component smooth vectors
-    # outweigh the component indicators (ARI 0.6-0.9).
     with pytest.warns(UserWarning, match="not connected"):
-        model = _fit(A, 3, max_hierarchies=3)
+        model = _fit(A, 3)
     assert model.n_components_ == 6
     assert np.isfinite(model.embedding_).all()
     assert adjusted_rand_score(truth, model.labels_[:37]) == 1.0

@@ -235,3 +235,20 @@ def _bootstrap_step(list hierarchies, double[::1] x, int n_iter, int smoother,
             x[i] /= e_new
         e_old = 1.0
     return rho, e_new, n_vcycles
+
+
+def _composite_solve(list hierarchies, double[:, ::1] B, int smoother,
+                     int n_threads):
+    """One multiplicative composite iteration from zero per right-hand side.
+
+    ``B`` holds one right-hand side per row (shape ``(m, n)``); returns the
+    ``(m, n)`` array of approximate solutions of ``A x = b`` (the composite
+    solver used as a preconditioner).
+    """
+    cdef Py_ssize_t m = B.shape[0], j
+    cdef double[:, ::1] X = np.zeros((m, B.shape[1]), dtype=np.float64)
+    cdef list levels
+    for j in range(m):
+        for levels in hierarchies:
+            _vcycle(levels, 0, B[j], X[j], smoother, n_threads)
+    return np.asarray(X)

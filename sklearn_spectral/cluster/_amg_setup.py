@@ -133,6 +133,22 @@ def prolongator_matrix(agg, p, n_coarse):
     )
 
 
+def _sweep(A, w, perm, method):
+    """One matching sweep: prolongator, coarse operator, vector and keys."""
+    match, _ = matching(A, w, perm, method)
+    agg, p, nc = _pair_aggregate(match, w)
+    return (agg, p, nc, galerkin(A, agg, p, nc), _restrict(agg, p, w, nc),
+            _coarse_perm(perm, agg, p, nc))
+
+
+def _two_sweeps(A, w, perm, method):
+    """Two sweeps composed: ``(agg, p, n_coarse, A_c, w_c, perm_c, sweeps)``."""
+    agg1, p1, n1, A1, w1, perm1 = _sweep(A, w, perm, method)
+    agg2, p2, n2, A2, w2, perm2 = _sweep(A1, w1, perm1, method)
+    agg, p = _compose(agg1, p1, agg2, p2)
+    return agg, p, n2, A2, w2, perm2, [(agg1, p1, n1), (agg2, p2, n2)]
+
+
 def aggregation_level(A, w, perm, method="suitor"):
     """One coarsening level: two matching sweeps, ``P = P1 P2``.
 
@@ -142,15 +158,8 @@ def aggregation_level(A, w, perm, method="suitor"):
     n_coarse : int
     sweeps : list of (agg_k, p_k, n_k) for both sweeps
     """
-    match1, _ = matching(A, w, perm, method)
-    agg1, p1, n1 = _pair_aggregate(match1, w)
-    A1 = galerkin(A, agg1, p1, n1)
-    w1 = _restrict(agg1, p1, w, n1)
-    perm1 = _coarse_perm(perm, agg1, p1, n1)
-    match2, _ = matching(A1, w1, perm1, method)
-    agg2, p2, n2 = _pair_aggregate(match2, w1)
-    agg, p = _compose(agg1, p1, agg2, p2)
-    return agg, p, n2, [(agg1, p1, n1), (agg2, p2, n2)]
+    agg, p, nc, _, _, _, sweeps = _two_sweeps(A, w, perm, method)
+    return agg, p, nc, sweeps
 
 
 def _coarse_perm(perm, agg, p, n_coarse):
@@ -159,6 +168,52 @@ def _coarse_perm(perm, agg, p, n_coarse):
     keep = p != 0
     np.minimum.at(keys, agg[keep], perm[keep])
     return np.argsort(np.argsort(keys, kind="stable"), kind="stable").astype(np.int64)
+
+
+def _fold_singletons(A_c, agg, p, w, n_coarse):
+    """Fold the level's one-vertex aggregates into a neighbouring aggregate.
+
+    Fringe vertices (degree one or two) lose their only neighbours to
+    heavier partners at every sweep and survive to the coarsest level as
+    singletons, hanging off a dense core; stars do the same around a hub.
+    Each coarse vertex with a single member joins the aggregate of larger
+    size it is most strongly coupled to in ``A_c`` (lowest index among
+    ties); singletons without such a neighbour stay. Columns stay
+    ``w`` restricted to the aggregate over its norm, so ``P^T P = I`` and
+    ``P P^T w = w`` still hold.
+
+    Returns
+    -------
+    agg, p, n_coarse : the folded prolongator (a copy)
+    """
+    members = np.bincount(agg[p != 0], minlength=n_coarse)
+    single = members == 1
+    if not single.any():
+        return agg, p, n_coarse
+    C = sparse.csr_matrix(A_c, copy=True)
+    C.setdiag(0.0)
+    C.eliminate_zeros()
+    C = sparse.csr_matrix(C.multiply(~single[None, :]))  # targets: larger ones
+    C.eliminate_zeros()
+    C = C.tocoo()
+    strength = np.abs(C.data)
+    order = np.lexsort((C.col, -strength, C.row))
+    rows, cols = C.row[order], C.col[order]
+    first = np.ones(rows.shape[0], dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    target = np.arange(n_coarse)
+    chosen = first & single[rows]
+    target[rows[chosen]] = cols[chosen]
+    # Renumber the surviving coarse vertices in order.
+    keep = target == np.arange(n_coarse)
+    new_index = np.cumsum(keep) - 1
+    agg = new_index[target[agg]].astype(np.int64)
+    n_coarse = int(keep.sum())
+    nonzero = p != 0
+    norms = np.sqrt(np.bincount(agg[nonzero], weights=w[nonzero] ** 2,
+                                minlength=n_coarse))
+    p = np.where(nonzero, w / np.where(nonzero, norms[agg], 1.0), 0.0)
+    return agg, p, n_coarse
 
 
 class Level:
@@ -174,13 +229,23 @@ class Level:
 
 
 def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
-                    max_levels=MAX_LEVELS):
+                    max_levels=MAX_LEVELS, direct_max=None, merge_ratio=None):
     """Levels from the fine operator ``A`` down to the coarsest.
+
+    Coarsening stops at ``max_coarse`` unknowns or ``max_levels`` levels.
+    A level whose sweeps shrink the size by at most ``STALL_RATIO`` (hubs
+    and fringes the matching cannot pair) has its singletons folded into
+    neighbouring aggregates (``_fold_singletons``); if it still stalls,
+    coarsening stops once the size is at most ``max(100 * max_coarse,
+    direct_max)`` (``direct_max``: the largest coarsest level solved
+    exactly), and at a second such stall whatever the size.
 
     Returns
     -------
     levels : list of Level; the last one has no prolongator.
     """
+    if direct_max is None:
+        from ._amg_cycle import _DIRECT_MAX as direct_max
     levels = []
     target = max_coarse
     stalled = False
@@ -188,17 +253,35 @@ def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
         n = A.shape[0]
         if n <= target or len(levels) + 1 >= max_levels:
             break
-        agg, p, nc, _ = aggregation_level(A, w, perm, method)
+        agg, p, nc, A_next, w_next, perm_next, _ = _two_sweeps(A, w, perm, method)
         if nc == 0 or nc >= n:
             break
+        # Expander-like graphs: the coarse operator keeps most of the
+        # non-zeros (rows shrink 4x, row lengths grow ~3x). Merge the next
+        # pair of sweeps into this level instead of storing it.
+        while (merge_ratio is not None and A_next.nnz > merge_ratio * A.nnz
+               and nc > target):
+            agg2, p2, nc2, A2, w2, perm2, _ = _two_sweeps(
+                A_next, w_next, perm_next, method)
+            if nc2 == 0 or nc2 >= nc:
+                break
+            agg, p = _compose(agg, p, agg2, p2)
+            nc, A_next, w_next, perm_next = nc2, A2, w2, perm2
+        if n / nc <= STALL_RATIO:
+            # Stalled on singletons (fringes, hubs): fold them in.
+            agg, p, nc = _fold_singletons(A_next, agg, p, w, nc)
+            A_next = galerkin(A, agg, p, nc)
+            w_next = _restrict(agg, p, w, nc)
+            perm_next = _coarse_perm(perm, agg, p, nc)
         levels.append(Level(A, agg, p, nc))
-        A_next = galerkin(A, agg, p, nc)
-        w = _restrict(agg, p, w, nc)
-        perm = _coarse_perm(perm, agg, p, nc)
-        if n / nc <= STALL_RATIO and not stalled:
+        A, w, perm = A_next, w_next, perm_next
+        if n / nc <= STALL_RATIO:
+            if stalled:
+                break  # a second stall: more levels would shrink by ones
+            # The code's rule raises the target to 100 * max_coarse; a level
+            # the coarse solve factors exactly is as good a place to stop.
             stalled = True
-            target = 100 * max_coarse
-        A = A_next
+            target = max(100 * max_coarse, direct_max)
     levels.append(Level(A))
     return levels
 
@@ -238,7 +321,7 @@ def cycle_levels(levels, direct_max=None):
 
 def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
               test_iterations=15, smoother="gauss_seidel", matching="suitor",
-              max_coarse=10, n_threads=1, verbose=0):
+              max_coarse=10, merge_ratio=None, n_threads=1, verbose=0):
     """Bootstrap AMG on the pinned operator ``L``: smooth vectors and solver.
 
     ``random_state`` is a ``numpy.random.RandomState``; the tie-break
@@ -271,7 +354,8 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
     nnz = L.nnz
     while rho > convergence_ratio and len(hierarchies) < max_hierarchies:
         tic = time.perf_counter()
-        levels = build_hierarchy(L, w, perm, method=matching, max_coarse=max_coarse)
+        levels = build_hierarchy(L, w, perm, method=matching, max_coarse=max_coarse,
+                                 merge_ratio=merge_ratio)
         cycle, direct = cycle_levels(levels)
         all_direct = all_direct and direct
         hierarchies.append(cycle)
