@@ -1,6 +1,7 @@
 """Properties of RobustPCA (spec: shared/papers/robust_pca.md, section 7)."""
 
 import pickle
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -9,10 +10,11 @@ from scipy import sparse
 from scipy.linalg import subspace_angles
 from sklearn.base import clone
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sklearn_spectral.datasets import make_contaminated_gaussian
 from sklearn_spectral.decomposition import RobustPCA
+from sklearn_spectral.decomposition import _robust_pca
 
 N, D = 4000, 20
 
@@ -241,11 +243,16 @@ def test_verbose_prints(capsys):
 
 
 # --------------------------------------------------------------------- item 6
+@pytest.mark.parametrize("solver", ["dense", "matrix_free"])
 @pytest.mark.parametrize("center", [True, "pairs", False])
-def test_partial_fit_single_batch_equals_fit(center):
+def test_partial_fit_single_batch_equals_fit(center, solver):
     X, _, _ = _data(0.1, "stealth", n=1000, seed=0)
-    a = RobustPCA(n_components=2, center=center, random_state=0).partial_fit(X)
-    b = RobustPCA(n_components=2, center=center, random_state=0).fit(X)
+    kw = dict(n_components=2, center=center, solver=solver, random_state=0)
+    with warnings.catch_warnings():
+        # center=False on these rows: the wide-window check may warn (both fits)
+        warnings.simplefilter("ignore", UserWarning)
+        a = RobustPCA(**kw).partial_fit(X)
+        b = RobustPCA(**kw).fit(X)
     for attr in ("components_", "explained_variance_", "mean_", "weights_"):
         np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
     assert a.n_iter_ == b.n_iter_ and a.certified_ == b.certified_
@@ -293,6 +300,211 @@ def test_partial_fit_under_dask_ml_incremental():
         model.transform(da.from_array(X[:100], chunks=(50, D))).compute(),
         by_hand.transform(X[:100]),
         atol=1e-10,
+    )
+
+
+def _stored_arrays(obj, skip=("filters",)):
+    """Every ndarray an estimator holds (its attributes and the stream state)."""
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            if key not in skip:
+                yield from _stored_arrays(value, skip)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _stored_arrays(value, skip)
+    elif isinstance(obj, RobustPCA):
+        yield from _stored_arrays(vars(obj), skip)
+
+
+def test_partial_fit_many_small_calls_are_buffered():
+    # 1000 calls of 10 rows: batches of ceil(50 / 0.1) = 500 rows are filtered,
+    # not the 10 rows of each call (filtering per call captured 0.81 to 0.98 of
+    # lambda_1 on seeds 0-4, 0.943 on this one).
+    X, _, params = _data(0.1, "stealth", n=10000, seed=1)
+    threshold = 500
+    est = RobustPCA(n_components=1, contamination=0.1, random_state=0)
+    est.partial_fit(X[:10])
+    # provisional state: the batch fit of the buffered rows, usable at once
+    ref = RobustPCA(n_components=1, contamination=0.1, random_state=0).fit(X[:10])
+    np.testing.assert_array_equal(est.components_, ref.components_)
+    np.testing.assert_array_equal(est.transform(X[:5]), ref.transform(X[:5]))
+    sizes, n_filters = [], []
+    for i in range(1, 1000):
+        est.partial_fit(X[10 * i : 10 * (i + 1)])
+        st = est._stream
+        assert st["n_buffered"] < threshold
+        assert st["buffer"] is None or st["buffer"].shape[0] <= threshold
+        sizes.append(sum(a.nbytes for a in _stored_arrays(est, skip=())))
+        n_filters.append(len(st["filters"]))
+    assert est.n_samples_seen_ == 10000
+    assert _captured(est.components_, params) >= 0.95
+    # the batches are those of 20 calls of 500 rows: the same fit exactly
+    by_batches = RobustPCA(n_components=1, contamination=0.1, random_state=0)
+    for i in range(20):
+        by_batches.partial_fit(X[i * 500 : (i + 1) * 500])
+    for attr in ("components_", "explained_variance_", "mean_", "weights_"):
+        np.testing.assert_array_equal(getattr(est, attr), getattr(by_batches, attr))
+    # nothing stored grows with n_samples_seen_ (beyond new filter sketches):
+    # the last 500 calls hold no more than the first 100 (two batches) did
+    per_filter = (16 + 1) * D * 8
+    grown = n_filters[-1] - max(n_filters[:100])
+    assert max(sizes[-500:]) <= max(sizes[:100]) + per_filter * grown
+
+
+def test_partial_fit_uneven_calls_float32():
+    X, _, params = _data(0.1, "stealth", n=6000, seed=2)
+    X = X.astype(np.float32)
+    est = RobustPCA(n_components=1, contamination=0.1, random_state=0)
+    batches = []
+    process = est._stream_batch
+
+    def spy(rows):  # records the size of every batch the stream processes
+        batches.append(rows.shape[0])
+        return process(rows)
+
+    est._stream_batch = spy
+    bounds = np.cumsum(np.random.default_rng(0).integers(1, 60, size=400))
+    bounds = np.r_[0, bounds[bounds < X.shape[0]], X.shape[0]]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        est.partial_fit(X[a:b])
+        assert est._stream["n_buffered"] < 500
+    assert min(batches) >= 500
+    assert sum(batches) + est._stream["n_buffered"] == X.shape[0]
+    assert est.components_.dtype == np.float32
+    assert est.mean_.dtype == np.float32
+    assert _captured(est.components_, params) >= 0.95
+
+
+# fits of a few dozen rows may fail the wide-window check; not the point here
+@pytest.mark.filterwarnings("ignore:RobustPCA. the tail test fails:UserWarning")
+def test_partial_fit_provisional_state():
+    # contamination 0.05: a fit needs ceil(1 / 0.05) = 20 rows
+    X, _, _ = _data(0.05, "stealth", n=2000, seed=3)
+    est = RobustPCA(n_components=2, contamination=0.05, random_state=0)
+    est.partial_fit(X[:10])
+    assert est.n_samples_seen_ == 10
+    with pytest.raises(NotFittedError):
+        est.transform(X[:3])
+    seen = 10
+    for step in (20, 15, 30, 100, 300, 400):
+        est.partial_fit(X[seen : seen + step])
+        seen += step
+        # the batch fit of the rows buffered at the last refit, which holds
+        # at least half of the buffered rows
+        n_fit = est.weights_.shape[0]
+        assert seen / 2 <= n_fit <= seen
+        ref = RobustPCA(n_components=2, contamination=0.05, random_state=0)
+        _fit_quiet(ref, X[:n_fit])
+        np.testing.assert_array_equal(est.components_, ref.components_)
+        np.testing.assert_array_equal(est.mean_, ref.mean_)
+    # 875 rows buffered; 125 more complete the first batch of 1000 rows,
+    # which is the batch fit of those rows whatever came before
+    est.partial_fit(X[seen:1000])
+    ref = RobustPCA(n_components=2, contamination=0.05, random_state=0).fit(X[:1000])
+    np.testing.assert_array_equal(est.components_, ref.components_)
+    np.testing.assert_array_equal(est.weights_, ref.weights_)
+    assert est._stream["n_buffered"] == 0
+
+
+def _spiked_rows(n, d, spikes, eps, seed):
+    """Spiked Gaussian rows plus eps stealth outliers along a direction w."""
+    rng = np.random.default_rng(seed)
+    Q = np.linalg.qr(rng.standard_normal((d, len(spikes) + 1)))[0]
+    U, w = Q[:, :-1].T, Q[:, -1]
+    X = rng.standard_normal((n, d))
+    X += (rng.standard_normal((n, len(spikes))) * np.sqrt(np.subtract(spikes, 1.0))) @ U
+    out = np.zeros(n, dtype=bool)
+    out[rng.choice(n, int(round(eps * n)), replace=False)] = True
+    t = np.sqrt(2.0 * spikes[0] / eps) * rng.choice([-1.0, 1.0], out.sum())
+    X[out] += np.outer(t - X[out] @ w, w)
+    return X, out, U
+
+
+def test_partial_fit_high_dimension_low_rank_no_d_by_d():
+    # d > 4096: the stream keeps a rank-(k + 10) incremental SVD, never d x d
+    n, d, k = 2000, 4200, 2
+    X, out, U = _spiked_rows(n, d, [60.0, 30.0], 0.05, seed=0)
+    est = RobustPCA(n_components=k, contamination=0.1, random_state=0)
+    tracemalloc.start()
+    try:
+        for i in range(4):
+            est.partial_fit(X[i * 500 : (i + 1) * 500])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert est._stream["lowrank"]
+    assert peak < d * d * 8  # one d x d float64 array alone would reach it
+    arrays = list(_stored_arrays(est, skip=()))
+    assert max(a.size for a in arrays) <= max(k + 10, 16) * d
+    assert est._stream["Vt"].shape == (k + 10, d)
+    # robust: PCA of all rows takes the outlier direction, the stream does not
+    pca = PCA(n_components=1, svd_solver="randomized", random_state=0).fit(X)
+    assert subspace_angles(pca.components_.T, U[:1].T).max() > 1.0
+    oracle = PCA(n_components=k, svd_solver="randomized", random_state=0).fit(X[~out])
+    oracle_angle = subspace_angles(oracle.components_.T, U.T).max()
+    assert subspace_angles(est.components_.T, U.T).max() <= oracle_angle + 0.02
+    batch = RobustPCA(n_components=k, contamination=0.1, random_state=0).fit(X)
+    assert subspace_angles(est.components_.T, batch.components_.T).max() < 0.1
+    np.testing.assert_allclose(
+        est.explained_variance_, batch.explained_variance_, rtol=0.02
+    )
+
+
+def test_dense_path_eigsh_above_1000_features(monkeypatch):
+    # d > 1000: Lanczos (eigsh) on the dense moment; clean data certified in
+    # round 1 reproduce PCA(svd_solver='covariance_eigh')
+    calls = []
+    lanczos = _robust_pca._lanczos_top
+
+    def spy(matmat, d, V, count, v0):
+        calls.append((V.shape[1], count))
+        return lanczos(matmat, d, V, count, v0)
+
+    monkeypatch.setattr(_robust_pca, "_lanczos_top", spy)
+    X, _, _ = _data(0.0, n=3000, d=1100, seed=0, spike=[8.0, 5.0], n_spikes=2)
+    est = RobustPCA(n_components=2, solver="dense", random_state=0).fit(X)
+    assert calls
+    assert est.n_iter_ == 1 and est.certified_
+    pca = PCA(n_components=2, svd_solver="covariance_eigh").fit(X)
+    signs = np.sign(np.sum(est.components_ * pca.components_, axis=1))
+    np.testing.assert_allclose(
+        est.components_ * signs[:, None], pca.components_, rtol=0, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        est.explained_variance_, pca.explained_variance_, rtol=1e-8
+    )
+
+
+def test_dense_path_eigsh_matches_eigh_with_deflation(monkeypatch):
+    # outliers between lambda_1 and lambda_2: filtering inside the complement
+    # of the first component (eigsh on P B P) matches the eigh path
+    calls = []
+    lanczos = _robust_pca._lanczos_top
+
+    def spy(matmat, d, V, count, v0):
+        calls.append(V.shape[1])
+        return lanczos(matmat, d, V, count, v0)
+
+    monkeypatch.setattr(_robust_pca, "_lanczos_top", spy)
+    X, _, _ = _data(
+        0.1, "stealth", n=3000, d=1100, seed=1, spike=[12.0, 9.0, 6.0],
+        n_spikes=3, strength=0.79,
+    )
+    kw = dict(n_components=3, solver="dense", random_state=0)
+    lanczos_fit = RobustPCA(**kw).fit(X)
+    assert lanczos_fit.n_iter_ > 1 and max(calls) >= 1
+    monkeypatch.setattr(_robust_pca, "_EIGH_MAX_FEATURES", 10**9)
+    calls.clear()
+    eigh_fit = RobustPCA(**kw).fit(X)
+    assert not calls
+    np.testing.assert_allclose(
+        lanczos_fit.components_, eigh_fit.components_, atol=1e-10
+    )
+    np.testing.assert_allclose(lanczos_fit.weights_, eigh_fit.weights_, atol=1e-10)
+    np.testing.assert_allclose(
+        lanczos_fit.explained_variance_, eigh_fit.explained_variance_, rtol=1e-10
     )
 
 

@@ -1,5 +1,6 @@
 """Outlier-robust PCA by spectral filtering (Diakonikolas, Kane, Pensia, Pittas 2023)."""
 
+import copy
 import math
 import numbers
 import warnings
@@ -20,7 +21,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils.validation import check_min_samples
-from ._robust_pca_kernels import soft_filter, weighted_upper_tail
+from ._robust_pca_kernels import (
+    apply_stored_filter,
+    soft_filter,
+    weighted_upper_tail,
+)
 
 __all__ = ["RobustPCA"]
 
@@ -35,6 +40,14 @@ _MEDIAN_ROWS = 5000
 _MAX_DOWNDATES = 10
 # 'auto' uses the matrix-free path above this many features.
 _AUTO_DENSE_MAX_FEATURES = 4096
+# Dense path: top eigenpairs by LAPACK (eigh, subset_by_index) up to this many
+# features, by Lanczos (eigsh) above, when at most a tenth of the spectrum is
+# wanted (the sizes where a full tridiagonalisation costs more than Lanczos).
+_EIGH_MAX_FEATURES = 1000
+# Streaming batches hold at least ceil(_STREAM_BATCH_FACTOR / contamination) rows.
+_STREAM_BATCH_FACTOR = 50.0
+# Rank of the incremental SVD that replaces S2 in matrix-free streaming: k + this.
+_STREAM_EXTRA_RANK = 10
 
 
 def _kappa(eps):
@@ -60,6 +73,59 @@ def _sign_flip(components):
     signs = np.sign(components[np.arange(components.shape[0]), idx])
     signs[signs == 0] = 1.0
     return components * signs[:, None]
+
+
+def _lanczos_top(matmat, d, V, count, v0):
+    """Top ``count`` eigenpairs of ``P A P`` by Lanczos, ``P = I - V V^T``.
+
+    ``matmat(U)`` returns ``A U`` for a (d, p) block. The start vector is
+    ``P v0``, so the result is a deterministic function of ``v0``. The Ritz
+    vectors are re-orthonormalised and rotated by a final Rayleigh-Ritz step.
+    """
+    j = V.shape[1]
+
+    def proj(U):
+        return U - V @ (V.T @ U) if j else U
+
+    def mv(u):
+        u = proj(np.asarray(u, dtype=np.float64).reshape(d, -1))
+        return proj(matmat(u))
+
+    op = LinearOperator((d, d), matvec=mv, matmat=mv, dtype=np.float64)
+    start = proj(v0[:, None])[:, 0]
+    evals, evecs = eigsh(op, k=count, which="LA", v0=start, tol=0)
+    order = np.argsort(-evals)
+    evecs = proj(evecs[:, order])
+    evecs, _ = linalg.qr(evecs, mode="economic")
+    # Rayleigh-Ritz on the returned basis keeps them eigenvectors.
+    small = evecs.T @ mv(evecs)
+    ev, R = linalg.eigh(0.5 * (small + small.T))
+    return ev[::-1], evecs @ R[:, ::-1]
+
+
+def _dense_top(B, V, count, v0):
+    """Top ``count`` eigenpairs of a symmetric ``B`` on the complement of ``V``.
+
+    ``scipy.linalg.eigh(subset_by_index=...)`` on ``Q^T B Q`` (``Q`` an
+    orthonormal basis of the complement) up to ``_EIGH_MAX_FEATURES``
+    features; above, ``eigsh`` with start vector ``v0`` when ``count`` is at
+    most a tenth of the remaining dimension. Eigenvalues decrease.
+    """
+    d, j = B.shape[0], V.shape[1]
+    if d > _EIGH_MAX_FEATURES and count <= (d - j) // 10:
+        return _lanczos_top(lambda U: B @ U, d, V, count, v0)
+    if j:
+        Q = linalg.qr(V, mode="full")[0][:, j:]
+        Bq = Q.T @ B @ Q
+        Bq = 0.5 * (Bq + Bq.T)
+    else:
+        Q, Bq = None, B
+    m = Bq.shape[0]
+    evals, evecs = linalg.eigh(Bq, subset_by_index=[m - count, m - 1])
+    evals, evecs = evals[::-1], evecs[:, ::-1]
+    if Q is not None:
+        evecs = Q @ evecs
+    return evals, evecs
 
 
 class _Moments:
@@ -197,20 +263,7 @@ class _DenseMoments(_Moments):
 
     def top(self, V, count, v0):
         """Top ``count`` eigenpairs of B restricted to the complement of V."""
-        B = self.B()
-        d = self.d
-        if V.shape[1]:
-            Q = linalg.qr(V, mode="full")[0][:, V.shape[1] :]
-            Bq = Q.T @ B @ Q
-            Bq = 0.5 * (Bq + Bq.T)
-        else:
-            Q, Bq = None, B
-        m = Bq.shape[0]
-        evals, evecs = linalg.eigh(Bq, subset_by_index=[m - count, m - 1])
-        evals, evecs = evals[::-1], evecs[:, ::-1]
-        if Q is not None:
-            evecs = Q @ evecs
-        return evals, evecs
+        return _dense_top(self.B(), V, count, v0)
 
 
 class _MatrixFreeMoments(_Moments):
@@ -281,10 +334,6 @@ class _MatrixFreeMoments(_Moments):
 
     def top(self, V, count, v0):
         d, j = self.d, V.shape[1]
-
-        def proj(U):
-            return U - V @ (V.T @ U) if j else U
-
         if count >= d - j - 1:
             # Too many pairs for Lanczos: form the restricted matrix from d products.
             B = self.matmat(np.eye(d))
@@ -298,21 +347,7 @@ class _MatrixFreeMoments(_Moments):
             evals, evecs = linalg.eigh(Bq, subset_by_index=[m - count, m - 1])
             evals, evecs = evals[::-1], evecs[:, ::-1]
             return evals, (Q @ evecs if Q is not None else evecs)
-
-        def mv(u):
-            u = proj(np.asarray(u, dtype=np.float64).reshape(d, -1))
-            return proj(self.matmat(u))
-
-        op = LinearOperator((d, d), matvec=mv, matmat=mv, dtype=np.float64)
-        start = proj(v0[:, None])[:, 0]
-        evals, evecs = eigsh(op, k=count, which="LA", v0=start, tol=0)
-        order = np.argsort(-evals)
-        evecs = proj(evecs[:, order])
-        evecs, _ = linalg.qr(evecs, mode="economic")
-        # Rayleigh-Ritz on the returned basis keeps them eigenvectors.
-        small = evecs.T @ mv(evecs)
-        ev, R = linalg.eigh(0.5 * (small + small.T))
-        return ev[::-1], evecs @ R[:, ::-1]
+        return _lanczos_top(self.matmat, d, V, count, v0)
 
 
 class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -330,7 +365,8 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     Parameters
     ----------
     n_components : int or None, default=None
-        Number of components; None keeps ``min(n_samples, n_features)``.
+        Number of components; None keeps ``min(n_samples, n_features)``
+        (with ``partial_fit``: the rows of the first complete batch).
     contamination : float in (0, 0.25], default=0.1
         Upper bound on the fraction of outlying rows (at most 0.125 with
         ``center='pairs'``). Too large a value is safe and only removes more
@@ -381,7 +417,8 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         Weighted mean (zeros with ``center=False``).
     weights_ : ndarray of shape (n_samples,)
         Final weight of each row in [0, 1] (with ``partial_fit``: rows of the
-        last batch).
+        last processed batch, or of the provisional fit before the first
+        batch is complete).
     support_ : ndarray of shape (n_samples,), dtype bool
         ``weights_ >= 0.5``.
     certified_ : bool
@@ -391,7 +428,8 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     n_components_ : int
         Number of components.
     n_samples_seen_ : int
-        Rows seen by ``fit`` or all ``partial_fit`` calls.
+        Rows seen by ``fit`` or all ``partial_fit`` calls (rows still in the
+        ``partial_fit`` buffer included).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -415,15 +453,30 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     The dense path keeps two ``d x d`` float64 arrays; a round costs one
     pass over ``X`` for the tail test, one ``n x d x b`` product for the
-    scores and ``r d**2`` for the downdate of the ``r`` changed rows.
+    scores and ``r d**2`` for the downdate of the ``r`` changed rows. Its
+    top eigenpairs come from ``scipy.linalg.eigh(subset_by_index=...)`` up
+    to 1000 features and from ``scipy.sparse.linalg.eigsh`` (start vector
+    drawn from ``random_state``) above, when at most a tenth of the
+    spectrum is wanted.
 
-    ``partial_fit`` filters each new batch with the filter rounds learnt so
-    far, adds it when its own rows pass the tail test, and otherwise filters
-    the batch and restarts the moments from it. Its memory is
-    ``O(d**2 + rounds * sketch_size * d)``, independent of the rows seen. It
-    guarantees the batch fit on the first call; afterwards the result is
-    the certified moment of the batches since the last restart, not the
-    batch fit of all rows.
+    ``partial_fit`` buffers rows into batches of at least
+    ``ceil(50 / contamination)`` rows (the buffer never holds more), so
+    the result does not depend on how the rows are split into calls, only
+    on where the batches end. The first batch is the batch fit of its rows.
+    Each later batch is weighted by the filter rounds learnt so far, added
+    when its own rows pass the tail test, and otherwise filtered, after
+    which the moments restart from it. Memory is
+    ``O(d**2 + rounds * sketch_size * d + batch * d)``, independent of the
+    rows seen; with the matrix-free solver ('auto' above 4096 features) a
+    rank-``(n_components + 10)`` incremental SVD of the weighted rows, as in
+    :class:`~sklearn.decomposition.IncrementalPCA`, replaces the ``d x d``
+    moment, so no ``d x d`` array is formed and the components are those
+    of that truncated moment. Guarantees: after the first batch, each
+    committed batch passed the tail test on its own rows, and the
+    components are those of the weighted moment of the batches since the
+    last restart (not the batch fit of all rows). Before the first batch is
+    complete the attributes are a provisional batch fit of the buffered
+    rows (see :meth:`partial_fit`).
 
     References
     ----------
@@ -765,26 +818,58 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self.n_components_ = k
 
     # ------------------------------------------------------------- streaming
+    def _stream_batch_rows(self):
+        """Rows a streaming batch holds at least.
+
+        ``ceil(50 / contamination)``, and enough rows for ``n_components``
+        (pairs of rows with ``center='pairs'``).
+        """
+        rows = int(math.ceil(_STREAM_BATCH_FACTOR / float(self.contamination) - 1e-9))
+        if self.n_components is not None:
+            rows = max(rows, self.n_components * (2 if self.center == "pairs" else 1))
+        return rows
+
+    def _check_stream_settings(self, n_features):
+        """Checks of the first partial_fit call that do not depend on its rows."""
+        eps = float(self.contamination)
+        if self.center == "pairs" and eps > 0.125:
+            raise ValueError(
+                f"{_NAME}: contamination must be in (0, 0.125] with "
+                f"center='pairs' (pairs double it), got {eps}."
+            )
+        if self.n_components is not None and self.n_components > n_features:
+            raise ValueError(
+                f"{_NAME}: n_components={self.n_components} must be at most "
+                f"n_features = {n_features}."
+            )
+
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
-        """Update the fit with one batch of rows (single pass).
+        """Update the fit with more rows (single pass, bounded memory).
 
-        The first call is the batch fit of its rows (same ``random_state``,
-        same result). Later batches are weighted by the filter rounds learnt
-        so far (stored as sketches), added when their own rows pass the tail
-        test along the current top component, and otherwise filtered, after
-        which the moments restart from that batch. Memory is
-        ``O(n_features**2 + rounds * sketch_size * n_features)``, independent
-        of the rows seen. What it guarantees: each committed batch passed the
-        tail test on its own rows, and the fitted components are those of the
-        weighted moment of the batches since the last restart; it is not the
-        batch fit of all rows seen. Batches should hold at least
-        ``50 / contamination`` rows.
+        Rows are buffered until a batch of at least
+        ``ceil(50 / contamination)`` rows (and ``n_components``) is complete
+        (a call that completes it is taken whole: the batch is the buffer
+        plus that call's rows).
+        The first batch is the batch fit of its rows (same
+        ``random_state``, same result). Later batches are weighted by the
+        filter rounds learnt so far (stored as sketches), added when their own
+        rows pass the tail test along the current top component, and
+        otherwise filtered, after which the moments restart from that batch.
+
+        Until the first batch is complete, the fitted attributes are
+        provisional: the batch fit (same ``random_state``) of the rows
+        buffered at the last refit, which is redone whenever the buffer has
+        doubled, so it covers at least half of the buffered rows and
+        ``transform`` works after the first call (once it holds
+        ``ceil(1 / contamination)`` and ``n_components`` rows). Afterwards
+        the attributes describe the processed batches; rows waiting in the
+        buffer enter with the next complete batch.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            One batch.
+            Rows, any number per call.
         y : Ignored
             Not used, present for API consistency.
 
@@ -802,56 +887,127 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             reset=first,
         )
         if first:
-            k = self._check_settings(X)
-            rng = check_random_state(self.random_state)
-            self._stream = dict(filters=[], rng=rng, restarts=0)
-            self._restart_stream(X, k, weights=None, pairs=None)
-            self.n_samples_seen_ = X.shape[0]
-            return self
-        if X.shape[0] == 0:
-            return self
+            self._check_stream_settings(X.shape[1])
+            self._stream = dict(
+                rng=check_random_state(self.random_state),
+                filters=[],
+                restarts=0,
+                batch_rows=self._stream_batch_rows(),
+                buffer=None,
+                n_buffered=0,
+                provisional_rows=0,
+                started=False,
+                lowrank=self._choose_solver(X) == "matrix_free",
+            )
+            self.n_samples_seen_ = 0
         st = self._stream
+        n = X.shape[0]
+        self.n_samples_seen_ += n
+        if n == 0:
+            return self
+        nb = st["n_buffered"]
+        if nb + n >= st["batch_rows"]:
+            batch = X if nb == 0 else np.concatenate([st["buffer"][:nb], X])
+            st["n_buffered"] = 0
+            self._stream_batch(batch)
+            return self
+        self._buffer_rows(X)
+        if not st["started"]:
+            self._provisional_fit()
+        return self
+
+    def _buffer_rows(self, X):
+        """Append rows to the buffer, grown geometrically up to batch_rows."""
+        st = self._stream
+        nb, n = st["n_buffered"], X.shape[0]
+        buf = st["buffer"]
+        dtype = X.dtype if buf is None else np.result_type(buf.dtype, X.dtype)
+        if buf is None or buf.shape[0] < nb + n or buf.dtype != dtype:
+            size = nb + n if buf is None else max(nb + n, 2 * buf.shape[0])
+            size = min(max(size, 64), st["batch_rows"])
+            new = np.empty((size, X.shape[1]), dtype=dtype)
+            if nb:
+                new[:nb] = buf[:nb]
+            st["buffer"] = buf = new
+        buf[nb : nb + n] = X
+        st["n_buffered"] = nb + n
+
+    def _provisional_fit(self):
+        """Batch fit of the buffered rows (before the first complete batch).
+
+        Redone only when the buffer has doubled since the last one, so all
+        provisional fits together cost about two batch fits. The stream's
+        generator is copied, not advanced: the first complete batch gives the
+        same result whatever the calls before it.
+        """
+        st = self._stream
+        nb = st["n_buffered"]
+        if nb < 2 * st["provisional_rows"]:
+            return
+        eps = float(self.contamination)
+        if self.center == "pairs":
+            min_rows = 2 * math.ceil(1.0 / (2.0 * eps))
+        else:
+            min_rows = math.ceil(1.0 / eps - 1e-9)
+        d = st["buffer"].shape[1]
+        k = min(nb, d) if self.n_components is None else self.n_components
+        if nb < max(min_rows, 2) or k > nb:
+            return
+        self._fit_batch(st["buffer"][:nb], k, copy.deepcopy(st["rng"]))
+        st["provisional_rows"] = nb
+
+    def _stream_batch(self, X):
+        """Process one complete batch (at least batch_rows rows)."""
+        st = self._stream
+        if not st["started"]:
+            k = self._check_settings(X)
+            self._restart_stream(X, k, weights=None, pairs=None)
+            st["started"] = True
+            st["buffer"] = None  # refilled lazily, at most batch_rows rows
+            st["provisional_rows"] = 0
+            return
         k = self.n_components_
         paired = self.center == "pairs"
+        centered = self.center is True
         eps = float(self.contamination) * (2.0 if paired else 1.0)
         rows, _, pairs = self._prepare_rows(X, st["rng"])
-        rows = np.asarray(rows, dtype=np.float64)
+        Xs = np.subtract(rows, st["shift"], dtype=np.float64)
         # weights of the new rows under the stored filter rounds
-        w = np.ones(rows.shape[0])
+        w = np.ones(Xs.shape[0])
         for Zt, mt, thr, tmax in st["filters"]:
-            P = rows @ Zt.T - mt @ Zt.T
-            tau = np.einsum("ij,ij->i", P, P)
-            w *= 1.0 - np.clip((tau - thr) / (tmax - thr), 0.0, 1.0)
+            P = Xs @ Zt.T
+            P -= (mt - st["shift"]) @ Zt.T
+            apply_stored_filter(P, thr, tmax, w)
         np.clip(w, 0.0, 1.0, out=w)
-        Xs = rows - st["shift"]
-        S1 = st["S1"] + w @ Xs
-        S2 = st["S2"] + (Xs * w[:, None]).T @ Xs
-        W = st["W"] + float(w.sum())
-        B = S2 - np.outer(S1, S1) / W if self.center is True else S2.copy()
-        B /= max(W - 1.0, 1e-12)
-        d = X.shape[1]
-        _, v = linalg.eigh(0.5 * (B + B.T), subset_by_index=[d - 1, d - 1])
-        m = S1 / W if self.center is True else np.zeros(d)
-        s = (Xs - m) @ v[:, 0]
+        # tentative moments with the batch added, and their top direction
+        if st["lowrank"]:
+            new = self._lowrank_merge(Xs, w, centered, k)
+            v = new["Vt"][0]
+        else:
+            S1 = st["S1"] + w @ Xs
+            S2 = st["S2"] + (Xs * w[:, None]).T @ Xs
+            W = st["W"] + float(w.sum())
+            new = dict(S1=S1, S2=S2, W=W)
+            B = self._dense_stream_B(new)
+            v = _dense_top(B, np.zeros((B.shape[0], 0)), 1, st["v0"])[1][:, 0]
+        s = Xs @ v
+        if centered:
+            s -= (new["S1"] / new["W"]) @ v
         s *= s
-        cut = _cut(eps, self.slack, rows.shape[0])
-        self.n_samples_seen_ += X.shape[0]
-        if rows.shape[0] and self._tail_share(s, w, eps) <= cut:
+        cut = _cut(eps, self.slack, Xs.shape[0])
+        if Xs.shape[0] and self._tail_share(s, w, eps) <= cut:
             row_w = self._row_weights(X, w, pairs)
-            st.update(
-                S1=S1, S2=S2, W=W,
-                R1=st["R1"] + row_w @ np.asarray(X, dtype=np.float64),
-                RW=st["RW"] + float(row_w.sum()),
-            )
+            st.update(new)
+            st["R1"] = st["R1"] + row_w @ np.asarray(X, dtype=np.float64)
+            st["RW"] = st["RW"] + float(row_w.sum())
             self._stream_attributes(X.dtype, row_w)
-            return self
+            return
         if self.verbose:
             print(f"[{_NAME}] partial_fit: batch failed the tail test; restarting.")
         st["restarts"] += 1
         if min(X.shape) < k or X.shape[0] < 2:
-            return self
+            return
         self._restart_stream(X, k, weights=w, pairs=pairs)
-        return self
 
     @staticmethod
     def _row_weights(X, w, pairs):
@@ -862,6 +1018,71 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         out[a] = w
         out[b] = w
         return out
+
+    def _dense_stream_B(self, state):
+        W = state["W"]
+        if self.center is True:
+            B = state["S2"] - np.outer(state["S1"], state["S1"]) / max(W, 1e-300)
+        else:
+            B = state["S2"].copy()
+        B /= max(W - 1.0, 1e-12)
+        return 0.5 * (B + B.T)
+
+    def _lowrank_merge(self, Xs, w, centered, k):
+        """Incremental SVD: the stream's rank-r scatter plus weighted rows.
+
+        The weighted scatter ``C = sum_i w_i (x_i - m)(x_i - m)^T`` (``m = 0``
+        unless centred) is kept as ``Vt^T diag(sv**2) Vt`` with ``r = k + 10``
+        rows, plus its exact trace. Adding rows with weights ``w`` (mean
+        ``m_b``, weight ``W_b``) stacks ``diag(sv) Vt``, the rows
+        ``sqrt(w_i) (x_i - m_b)`` and ``sqrt(W W_b / (W + W_b)) (m - m_b)``
+        and truncates their thin SVD, as IncrementalPCA does; no ``d x d``
+        array is formed.
+        """
+        st = self._stream
+        keep = w > 0
+        Y = Xs[keep]
+        wk = w[keep]
+        Wb = float(wk.sum())
+        out = dict(S1=st["S1"] + wk @ Y, W=st["W"] + Wb)
+        if Wb <= 0:
+            out.update(sv=st["sv"], Vt=st["Vt"], trC=st["trC"])
+            return out
+        blocks = [st["sv"][:, None] * st["Vt"]]
+        # Y is a copy (boolean indexing): centre and scale it in place
+        if centered:
+            mb = (wk @ Y) / Wb
+            Y -= mb
+            Y *= np.sqrt(wk)[:, None]
+            extra = math.sqrt(st["W"] * Wb / out["W"]) * (st["S1"] / st["W"] - mb)
+            blocks += [Y, extra[None, :]]
+            trC = st["trC"] + float(np.einsum("ij,ij->", Y, Y)) + float(extra @ extra)
+        else:
+            Y *= np.sqrt(wk)[:, None]
+            blocks.append(Y)
+            trC = st["trC"] + float(np.einsum("ij,ij->", Y, Y))
+        del Y
+        sv, Vt = self._truncated_svd(np.vstack(blocks), k)
+        out.update(sv=sv, Vt=Vt, trC=trC)
+        return out
+
+    @staticmethod
+    def _truncated_svd(A, k):
+        """Top ``k + 10`` singular values and right vectors of ``A`` (m, d).
+
+        For a wide ``A`` (m <= d, the streaming case) the left vectors come
+        from the ``m x m`` Gram matrix (one SYRK, ``m**2 d``), and the small
+        ``r x d`` block ``U^T A`` is then decomposed exactly; no ``d x d`` or
+        full ``m x d`` factorisation is formed.
+        """
+        m, d = A.shape
+        r = min(k + _STREAM_EXTRA_RANK, m, d)
+        if m <= d:
+            G = A @ A.T
+            _, U = linalg.eigh(0.5 * (G + G.T), subset_by_index=[m - r, m - 1])
+            A = U.T @ A
+        _, sv, Vt = linalg.svd(A, full_matrices=False, check_finite=False)
+        return sv[:r].copy(), np.ascontiguousarray(Vt[:r])
 
     def _restart_stream(self, X, k, weights, pairs):
         """Batch fit of X (recording its filter rounds); moments restart from it."""
@@ -876,31 +1097,41 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         n_rows, d = rows.shape
         eps = float(self.contamination) * (2.0 if pairs is not None else 1.0)
         w = np.ones(n_rows) if weights is None else np.array(weights, dtype=np.float64)
-        mom = _DenseMoments(rows, w, shift, self.center is True)
+        centered = self.center is True
+        Mom = _MatrixFreeMoments if st["lowrank"] else _DenseMoments
+        mom = Mom(rows, w, shift, centered)
         v0 = rng.uniform(-1.0, 1.0, size=d)
         result = self._filter(mom, k, eps, n_rows, rng, v0, filters=st["filters"])
         self._set_attributes(X, mom, result, pairs, X.dtype, k)
         row_w = self._row_weights(X, mom.w, pairs)
         st.update(
-            S1=mom.S1.copy(), S2=mom.S2.copy(), W=mom.W, shift=mom.c.copy(),
+            S1=mom.S1.copy(), W=mom.W, shift=mom.c.copy(), v0=v0,
             R1=row_w @ np.asarray(X, dtype=np.float64), RW=float(row_w.sum()),
         )
+        if st["lowrank"]:
+            keep = mom.w > 0
+            Y = np.subtract(rows[keep], mom.c + mom.mean_shifted(), dtype=np.float64)
+            Y *= np.sqrt(mom.w[keep])[:, None]
+            sv, Vt = self._truncated_svd(Y, k)
+            st.update(sv=sv, Vt=Vt, trC=float(np.einsum("ij,ij->", Y, Y)))
+        else:
+            st["S2"] = mom.S2.copy()
 
     def _stream_attributes(self, dtype, row_w):
         st = self._stream
-        d = st["S2"].shape[0]
         k = self.n_components_
         W = st["W"]
-        if self.center is True:
-            m = st["S1"] / W
-            B = st["S2"] - np.outer(st["S1"], st["S1"]) / W
+        d = st["S1"].shape[0]
+        if st["lowrank"]:
+            denom = max(W - 1.0, 1e-12)
+            evals = st["sv"][:k] ** 2 / denom
+            evecs = st["Vt"][:k].T
+            total = st["trC"] / denom
         else:
-            m = np.zeros(d)
-            B = st["S2"].copy()
-        B /= max(W - 1.0, 1e-12)
-        evals, evecs = linalg.eigh(0.5 * (B + B.T), subset_by_index=[d - k, d - 1])
-        evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
-        total = float(np.trace(B))
+            B = self._dense_stream_B(st)
+            evals, evecs = _dense_top(B, np.zeros((d, 0)), k, st["v0"])
+            total = float(np.trace(B))
+        evals = np.clip(evals, 0.0, None)
         self.components_ = _sign_flip(evecs.T).astype(dtype, copy=False)
         self.explained_variance_ = evals.astype(dtype, copy=False)
         ratio = evals / total if total > 0 else np.zeros_like(evals)
@@ -909,11 +1140,17 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self.noise_variance_ = float(max(noise, 0.0))
         if self.center == "pairs":
             mean = st["R1"] / max(st["RW"], 1e-300)
+        elif self.center is True:
+            mean = st["shift"] + st["S1"] / W
         else:
-            mean = st["shift"] + m
-        self.mean_ = mean.astype(dtype, copy=False)
+            mean = st["shift"]
+        self.mean_ = np.asarray(mean, dtype=dtype)
         self.weights_ = row_w.astype(dtype, copy=False)
         self.support_ = row_w >= 0.5
+
+    def __sklearn_is_fitted__(self):
+        # partial_fit sets n_features_in_ before enough rows for a fit arrive
+        return hasattr(self, "components_")
 
     # ------------------------------------------------------------ transform
     def transform(self, X):

@@ -132,3 +132,36 @@ def soft_filter(floating[::1] weights, floating[::1] scores, double thr, double 
                 weights[i] = <floating> new_w
                 r += 1
     return changed_arr[:r].copy(), delta_arr[:r].copy()
+
+
+def apply_stored_filter(double[:, ::1] proj, double thr, double tau_max,
+                        double[::1] weights):
+    """Multiply weights by one stored filter round: ``1 - (tau - thr)_+ / span``.
+
+    ``tau_i = ||proj_i||^2`` is the sketched score of row ``i`` (``proj`` holds
+    ``Z (x_i - m)`` as rows) and ``span = tau_max - thr``; the factor is
+    clipped to [0, 1]. ``weights`` is updated in place.
+
+    Parameters
+    ----------
+    proj : ndarray of shape (n, b), float64, C-contiguous
+    thr, tau_max : float
+        Threshold and largest score of the stored round (``tau_max > thr``).
+    weights : ndarray of shape (n,), float64
+    """
+    cdef Py_ssize_t n = proj.shape[0], b = proj.shape[1], i, j
+    cdef double span = tau_max - thr, tau, f
+    if weights.shape[0] != n:
+        raise ValueError("proj and weights differ in length")
+    if not span > 0:
+        raise ValueError("tau_max must exceed thr")
+    with nogil:
+        for i in range(n):
+            tau = 0.0
+            for j in range(b):
+                tau += proj[i, j] * proj[i, j]
+            if tau > thr:
+                f = 1.0 - (tau - thr) / span
+                if f < 0:
+                    f = 0.0
+                weights[i] *= f
