@@ -90,7 +90,25 @@ def _compatible_weights(const long long[::1] indptr, const long long[::1] indice
 
 cdef enum:
     # Candidates a vertex remembers from one scan of its row.
-    _CACHE = 4
+    _CACHE = 8
+
+
+cdef struct _Vertex:
+    # Everything a proposal reads about its target, in one cache line: on a
+    # graph larger than the cache each candidate costs one memory access.
+    double offer_h
+    long long offer_k
+    long long key      # perm[v], the tie-break key
+    long long suitor
+
+
+cdef inline long long _pair_key(const _Vertex* vx, long long i, long long j,
+                                long long n) noexcept nogil:
+    cdef long long a = vx[i].key
+    cdef long long b = vx[j].key
+    if a < b:
+        return a * n + b
+    return b * n + a
 
 
 def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
@@ -112,60 +130,67 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
         Partner of each vertex, -1 if unmatched.
     """
     cdef long long n = indptr.shape[0] - 1
-    cdef long long[::1] suitor = np.full(n, -1, dtype=np.int64)
-    cdef double[::1] offer_h = np.full(n, -1.0, dtype=np.float64)
-    cdef long long[::1] offer_k = np.full(n, -1, dtype=np.int64)
     cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
     # cache[u, :count[u]]: entry indices of u's candidates, heaviest first;
     # pos[u]: the next one to try; complete[u]: the scan saw all of them.
-    cdef long long[:, ::1] cache = np.empty((n, _CACHE), dtype=np.int64)
+    cdef long long[:, ::1] cache = np.empty((max(n, 1), _CACHE), dtype=np.int64)
     cdef signed char[::1] count = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] pos = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] complete = np.zeros(n, dtype=np.int8)
+    cdef _Vertex* vx = <_Vertex*> malloc(max(n, 1) * sizeof(_Vertex))
     cdef long long u, current, partner, v, displaced, k, best_k
     cdef Py_ssize_t e
     cdef double best_h
-    with nogil:
-        for u in range(n):
-            current = u
-            while current != -1:
-                partner = -1
-                while pos[current] < count[current]:
-                    e = cache[current, pos[current]]
-                    v = indices[e]
-                    k = _edge_key(perm, current, v, n)
-                    if _heavier(h[e], k, offer_h[v], offer_k[v]):
-                        partner = v
-                        best_h = h[e]
-                        best_k = k
+    if vx == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for u in range(n):
+                vx[u].offer_h = -1.0
+                vx[u].offer_k = -1
+                vx[u].key = perm[u]
+                vx[u].suitor = -1
+            for u in range(n):
+                current = u
+                while current != -1:
+                    partner = -1
+                    while pos[current] < count[current]:
+                        e = cache[current, pos[current]]
+                        v = indices[e]
+                        k = _pair_key(vx, current, v, n)
+                        if _heavier(h[e], k, vx[v].offer_h, vx[v].offer_k):
+                            partner = v
+                            best_h = h[e]
+                            best_k = k
+                            break
+                        pos[current] += 1
+                    if partner == -1 and not complete[current]:
+                        _scan_row(current, indptr, indices, h, vx, n, cache,
+                                  count, pos, complete)
+                        if count[current] > 0:
+                            e = cache[current, 0]
+                            partner = indices[e]
+                            best_h = h[e]
+                            best_k = _pair_key(vx, current, partner, n)
+                    if partner == -1:
                         break
-                    pos[current] += 1
-                if partner == -1 and not complete[current]:
-                    _scan_row(current, indptr, indices, h, perm, offer_h,
-                              offer_k, n, cache, count, pos, complete)
-                    if count[current] > 0:
-                        e = cache[current, 0]
-                        partner = indices[e]
-                        best_h = h[e]
-                        best_k = _edge_key(perm, current, partner, n)
-                if partner == -1:
-                    break
-                displaced = suitor[partner]
-                suitor[partner] = current
-                offer_h[partner] = best_h
-                offer_k[partner] = best_k
-                current = displaced
-        for u in range(n):
-            v = suitor[u]
-            if v != -1 and suitor[v] == u:
-                match[u] = v
+                    displaced = vx[partner].suitor
+                    vx[partner].suitor = current
+                    vx[partner].offer_h = best_h
+                    vx[partner].offer_k = best_k
+                    current = displaced
+            for u in range(n):
+                v = vx[u].suitor
+                if v != -1 and vx[v].suitor == u:
+                    match[u] = v
+    finally:
+        free(vx)
     return np.asarray(match)
 
 
 cdef void _scan_row(long long u, const long long[::1] indptr,
                     const long long[::1] indices, const double[::1] h,
-                    const long long[::1] perm, const double[::1] offer_h,
-                    const long long[::1] offer_k, long long n,
+                    const _Vertex* vx, long long n,
                     long long[:, ::1] cache, signed char[::1] count,
                     signed char[::1] pos, signed char[::1] complete) noexcept nogil:
     """The ``_CACHE`` heaviest available neighbours of ``u``, in order."""
@@ -180,16 +205,16 @@ cdef void _scan_row(long long u, const long long[::1] indptr,
         he = h[e]
         if he <= 0.0:
             continue
-        # Cheap rejections first: the tie-break key (two random reads of
-        # perm) only matters when the weights tie.
-        if filled == _CACHE and he < top_h[_CACHE - 1]:
-            found += 1 if he >= offer_h[indices[e]] else 0
-            continue
         v = indices[e]
-        if he < offer_h[v]:
+        # Lighter than the last kept candidate: only count it (ties count as
+        # available, so ``complete`` errs towards rescanning).
+        if filled == _CACHE and he < top_h[_CACHE - 1]:
+            found += 1 if he >= vx[v].offer_h else 0
             continue
-        k = _edge_key(perm, u, v, n)
-        if not _heavier(he, k, offer_h[v], offer_k[v]):
+        if he < vx[v].offer_h:
+            continue
+        k = _pair_key(vx, u, v, n)
+        if not _heavier(he, k, vx[v].offer_h, vx[v].offer_k):
             continue
         found += 1
         if filled == _CACHE and not _heavier(he, k, top_h[_CACHE - 1], top_k[_CACHE - 1]):
