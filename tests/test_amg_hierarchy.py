@@ -185,6 +185,26 @@ def test_galerkin_matches_scipy(seed, pin):
         assert eig.min() > 0
 
 
+def test_galerkin_threads_bitwise_equal():
+    # Above _PARALLEL_MIN_COARSE coarse rows the rows are built in a prange,
+    # each in its own slot: the thread count must not change a bit.
+    A = _random_graph(40000, 8.0 / 40000, 4)
+    L = _pinned(A)
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.5, 1.5, L.shape[0])
+    match, _ = setup.matching(L, w, rng.permutation(L.shape[0]))
+    agg, p, nc = _pair_aggregate(match, w)
+    assert nc >= 10000
+    serial = setup.galerkin(L, agg, p, nc, n_threads=1)
+    threaded = setup.galerkin(L, agg, p, nc, n_threads=2)
+    for attr in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(serial, attr), getattr(threaded, attr))
+    P = setup.prolongator_matrix(agg, p, nc)
+    expected = (P.T @ L @ P).tocsr()
+    assert abs(threaded - expected).max() <= 1e-12 * abs(expected).max()
+    assert (threaded != threaded.T).nnz == 0
+
+
 @pytest.mark.parametrize("pin", [False, True])
 def test_galerkin_quotient_laplacian_w1(pin):
     A = _random_graph(200, 0.03, 7, weighted=True)

@@ -18,6 +18,7 @@ has ``agg[i] = 0``, ``p[i] = 0``).
     row, ``O(nnz)`` overall) and mirrored, so ``A_c`` is exactly symmetric.
 """
 
+from cython.parallel cimport prange, threadid
 from libc.math cimport hypot
 
 import numpy as np
@@ -96,97 +97,134 @@ def _restrict(const long long[::1] agg, const double[::1] p, const double[::1] w
     return np.asarray(out)
 
 
+cdef Py_ssize_t _PARALLEL_MIN_COARSE = 10000
+
+
 def _galerkin(const long long[::1] indptr, const long long[::1] indices,
               const double[::1] data, const long long[::1] agg,
-              const double[::1] p, Py_ssize_t n_coarse):
+              const double[::1] p, Py_ssize_t n_coarse, int n_threads=1):
     """``P^T A P`` as CSR arrays (sorted indices, exactly symmetric).
+
+    Coarse rows are independent: with ``n_threads > 1`` (and at least
+    ``_PARALLEL_MIN_COARSE`` of them) they are built in a ``prange``, each
+    into its own slot of the output, so the result does not depend on the
+    thread count.
 
     Returns
     -------
     indptr, indices, data : ndarrays (int64, int64, float64)
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1
-    cdef Py_ssize_t I, J, k, m, e, pos, q
-    cdef long long i, j
-    # Members of every aggregate (rows with p = 0 are left out).
+    cdef Py_ssize_t I, J, m, q, tid
+    cdef long long i
+    cdef int nt = n_threads if n_coarse >= _PARALLEL_MIN_COARSE else 1
+    if nt < 1:
+        nt = 1
+    # Members of every aggregate (rows with p = 0 are left out), and for each
+    # coarse row a slot as long as its members' rows (a bound on its length).
     cdef long long[::1] mptr = np.zeros(n_coarse + 1, dtype=np.int64)
-    cdef long long[::1] members
+    cdef long long[::1] bptr = np.zeros(n_coarse + 1, dtype=np.int64)
     cdef long long[::1] fill = np.empty(n_coarse, dtype=np.int64)
-    cdef long long[::1] marker = np.full(n_coarse, -1, dtype=np.int64)
-    cdef double[::1] acc = np.zeros(n_coarse, dtype=np.float64)
-    cdef long long[::1] row_cols = np.empty(n_coarse, dtype=np.int64)
-    cdef long long[::1] uptr = np.zeros(n_coarse + 1, dtype=np.int64)
-    cdef long long[::1] lower_count = np.zeros(n_coarse, dtype=np.int64)
-    cdef long long n_row, n_members = 0
+    cdef long long[::1] members
+    cdef long long n_members = 0
     for i in range(n):
         if p[i] != 0.0:
             n_members += 1
     members = np.empty(n_members, dtype=np.int64)
-    # Upper triangle: at most nnz(A) entries in all.
-    cdef long long[::1] ucol = np.empty(max(indices.shape[0], 1) + n_coarse,
-                                        dtype=np.int64)
-    cdef double[::1] uval = np.empty(max(indices.shape[0], 1) + n_coarse,
-                                     dtype=np.float64)
     with nogil:
         for i in range(n):
             if p[i] != 0.0:
                 mptr[agg[i] + 1] += 1
+                bptr[agg[i] + 1] += indptr[i + 1] - indptr[i]
         for I in range(n_coarse):
             mptr[I + 1] += mptr[I]
+            bptr[I + 1] += bptr[I]
             fill[I] = mptr[I]
         for i in range(n):
             if p[i] != 0.0:
                 members[fill[agg[i]]] = i
                 fill[agg[i]] += 1
-        pos = 0
-        for I in range(n_coarse):
-            n_row = 0
-            for m in range(mptr[I], mptr[I + 1]):
-                i = members[m]
-                for e in range(indptr[i], indptr[i + 1]):
-                    j = indices[e]
-                    if p[j] == 0.0:
-                        continue
-                    J = agg[j]
-                    if J < I:
-                        continue
-                    if marker[J] != I:
-                        marker[J] = I
-                        acc[J] = 0.0
-                        row_cols[n_row] = J
-                        n_row += 1
-                    acc[J] += p[i] * data[e] * p[j]
-            _sort_ll(&row_cols[0], n_row)
-            for k in range(n_row):
-                J = row_cols[k]
-                ucol[pos] = J
-                uval[pos] = acc[J]
-                pos += 1
-                if J > I:
-                    lower_count[J] += 1
-            uptr[I + 1] = pos
+    # Upper triangle of every coarse row, in its slot.
+    cdef long long[::1] ucol = np.empty(max(bptr[n_coarse], 1), dtype=np.int64)
+    cdef double[::1] uval = np.empty(max(bptr[n_coarse], 1), dtype=np.float64)
+    cdef long long[::1] count = np.zeros(n_coarse, dtype=np.int64)
+    cdef long long[:, ::1] marker = np.full((nt, max(n_coarse, 1)), -1, dtype=np.int64)
+    cdef double[:, ::1] acc = np.zeros((nt, max(n_coarse, 1)), dtype=np.float64)
+    if nt > 1:
+        for I in prange(n_coarse, nogil=True, schedule="static", num_threads=nt):
+            tid = threadid()
+            count[I] = _upper_row(I, mptr, members, indptr, indices, data, agg, p,
+                                  marker[tid], acc[tid], ucol, uval, bptr[I])
+    else:
+        with nogil:
+            for I in range(n_coarse):
+                count[I] = _upper_row(I, mptr, members, indptr, indices, data, agg,
+                                      p, marker[0], acc[0], ucol, uval, bptr[I])
     # Mirror: row I holds its lower entries (columns < I, ascending) first.
     cdef long long[::1] cptr = np.zeros(n_coarse + 1, dtype=np.int64)
-    for I in range(n_coarse):
-        cptr[I + 1] = cptr[I] + lower_count[I] + (uptr[I + 1] - uptr[I])
+    cdef long long[::1] lower_count = np.zeros(n_coarse, dtype=np.int64)
+    with nogil:
+        for I in range(n_coarse):
+            for q in range(bptr[I], bptr[I] + count[I]):
+                if ucol[q] > I:
+                    lower_count[ucol[q]] += 1
+        for I in range(n_coarse):
+            cptr[I + 1] = cptr[I] + lower_count[I] + count[I]
     cdef long long[::1] cind = np.empty(cptr[n_coarse], dtype=np.int64)
     cdef double[::1] cval = np.empty(cptr[n_coarse], dtype=np.float64)
     with nogil:
         for I in range(n_coarse):
             fill[I] = cptr[I]
         for I in range(n_coarse):
-            for q in range(uptr[I], uptr[I + 1]):
+            for q in range(bptr[I], bptr[I] + count[I]):
                 J = ucol[q]
                 if J > I:
                     cind[fill[J]] = I
                     cval[fill[J]] = uval[q]
                     fill[J] += 1
         for I in range(n_coarse):
-            for q in range(uptr[I], uptr[I + 1]):
+            for q in range(bptr[I], bptr[I] + count[I]):
                 cind[fill[I]] = ucol[q]
                 cval[fill[I]] = uval[q]
                 fill[I] += 1
     return np.asarray(cptr), np.asarray(cind), np.asarray(cval)
+
+
+cdef long long _upper_row(Py_ssize_t I, const long long[::1] mptr,
+                          const long long[::1] members,
+                          const long long[::1] indptr,
+                          const long long[::1] indices, const double[::1] data,
+                          const long long[::1] agg, const double[::1] p,
+                          long long[::1] marker, double[::1] acc,
+                          long long[::1] ucol, double[::1] uval,
+                          long long start) noexcept nogil:
+    """Columns ``J >= I`` of coarse row ``I``, sorted, written from ``start``.
+
+    ``marker``/``acc`` are the calling thread's work arrays (``marker[J] ==
+    I`` marks a column already seen in this row). Returns the row length.
+    """
+    cdef long long n_row = 0, i, j, J, k
+    cdef Py_ssize_t m, e
+    for m in range(mptr[I], mptr[I + 1]):
+        i = members[m]
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if p[j] == 0.0:
+                continue
+            J = agg[j]
+            if J < I:
+                continue
+            if marker[J] != I:
+                marker[J] = I
+                acc[J] = 0.0
+                ucol[start + n_row] = J
+                n_row += 1
+            acc[J] += p[i] * data[e] * p[j]
+    if n_row > 1:
+        _sort_ll(&ucol[start], n_row)
+    for k in range(n_row):
+        uval[start + k] = acc[ucol[start + k]]
+    return n_row
 
 
 cdef void _sort_ll(long long* a, Py_ssize_t length) noexcept nogil:

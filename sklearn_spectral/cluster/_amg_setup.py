@@ -108,7 +108,7 @@ def matching(A, w, perm, method="suitor"):
     return match, h
 
 
-def galerkin(A, agg, p, n_coarse):
+def galerkin(A, agg, p, n_coarse, n_threads=1):
     """``P^T A P`` for the one-non-zero-per-row prolongator ``(agg, p)``."""
     indptr, indices, data = _csr_arrays(A)
     cptr, cind, cval = _galerkin(
@@ -118,6 +118,7 @@ def galerkin(A, agg, p, n_coarse):
         np.ascontiguousarray(agg, dtype=np.int64),
         np.ascontiguousarray(p, dtype=np.float64),
         int(n_coarse),
+        int(n_threads),
     )
     Ac = sparse.csr_matrix((cval, cind, cptr), shape=(n_coarse, n_coarse), copy=False)
     Ac.has_sorted_indices = True
@@ -133,18 +134,18 @@ def prolongator_matrix(agg, p, n_coarse):
     )
 
 
-def _sweep(A, w, perm, method):
+def _sweep(A, w, perm, method, n_threads=1):
     """One matching sweep: prolongator, coarse operator, vector and keys."""
     match, _ = matching(A, w, perm, method)
     agg, p, nc = _pair_aggregate(match, w)
-    return (agg, p, nc, galerkin(A, agg, p, nc), _restrict(agg, p, w, nc),
+    return (agg, p, nc, galerkin(A, agg, p, nc, n_threads), _restrict(agg, p, w, nc),
             _coarse_perm(perm, agg, p, nc))
 
 
-def _two_sweeps(A, w, perm, method):
+def _two_sweeps(A, w, perm, method, n_threads=1):
     """Two sweeps composed: ``(agg, p, n_coarse, A_c, w_c, perm_c, sweeps)``."""
-    agg1, p1, n1, A1, w1, perm1 = _sweep(A, w, perm, method)
-    agg2, p2, n2, A2, w2, perm2 = _sweep(A1, w1, perm1, method)
+    agg1, p1, n1, A1, w1, perm1 = _sweep(A, w, perm, method, n_threads)
+    agg2, p2, n2, A2, w2, perm2 = _sweep(A1, w1, perm1, method, n_threads)
     agg, p = _compose(agg1, p1, agg2, p2)
     return agg, p, n2, A2, w2, perm2, [(agg1, p1, n1), (agg2, p2, n2)]
 
@@ -229,7 +230,8 @@ class Level:
 
 
 def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
-                    max_levels=MAX_LEVELS, direct_max=None, merge_ratio=None):
+                    max_levels=MAX_LEVELS, direct_max=None, merge_ratio=None,
+                    n_threads=1):
     """Levels from the fine operator ``A`` down to the coarsest.
 
     Coarsening stops at ``max_coarse`` unknowns or ``max_levels`` levels.
@@ -253,7 +255,8 @@ def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
         n = A.shape[0]
         if n <= target or len(levels) + 1 >= max_levels:
             break
-        agg, p, nc, A_next, w_next, perm_next, _ = _two_sweeps(A, w, perm, method)
+        agg, p, nc, A_next, w_next, perm_next, _ = _two_sweeps(
+            A, w, perm, method, n_threads)
         if nc == 0 or nc >= n:
             break
         # Expander-like graphs: the coarse operator keeps most of the
@@ -262,7 +265,7 @@ def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
         while (merge_ratio is not None and A_next.nnz > merge_ratio * A.nnz
                and nc > target):
             agg2, p2, nc2, A2, w2, perm2, _ = _two_sweeps(
-                A_next, w_next, perm_next, method)
+                A_next, w_next, perm_next, method, n_threads)
             if nc2 == 0 or nc2 >= nc:
                 break
             agg, p = _compose(agg, p, agg2, p2)
@@ -270,7 +273,7 @@ def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
         if n / nc <= STALL_RATIO:
             # Stalled on singletons (fringes, hubs): fold them in.
             agg, p, nc = _fold_singletons(A_next, agg, p, w, nc)
-            A_next = galerkin(A, agg, p, nc)
+            A_next = galerkin(A, agg, p, nc, n_threads)
             w_next = _restrict(agg, p, w, nc)
             perm_next = _coarse_perm(perm, agg, p, nc)
         levels.append(Level(A, agg, p, nc))
@@ -355,7 +358,7 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
     while rho > convergence_ratio and len(hierarchies) < max_hierarchies:
         tic = time.perf_counter()
         levels = build_hierarchy(L, w, perm, method=matching, max_coarse=max_coarse,
-                                 merge_ratio=merge_ratio)
+                                 merge_ratio=merge_ratio, n_threads=n_threads)
         cycle, direct = cycle_levels(levels)
         all_direct = all_direct and direct
         hierarchies.append(cycle)
