@@ -147,6 +147,27 @@ def test_attributes_rescue_ambiguous_structure():
     assert min(gains) > 0.3
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weaker_attributes_do_not_override_clear_structure(seed):
+    # The attribute agrees with the block 60% of the time, the structure is
+    # clear: at full block weight (the papers' distance) K-means follows the
+    # attribute hubs (ARI ~0.4); "auto" keeps the structure and the
+    # attribute adds to it.
+    A, y, att = make_attributed_sbm(
+        2000, 5, mean_degree=10, mixing=0.3, alpha=0.6, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        structure = adjusted_rand_score(y, _fit(A, 5, n_init=30).labels_)
+        auto = adjusted_rand_score(y, _fit(A, 5, n_init=30).fit(A, attributes=att).labels_)
+        full = adjusted_rand_score(
+            y, _fit(A, 5, n_init=30, attribute_block_weight=1.0).fit(A, attributes=att).labels_
+        )
+    assert structure > 0.9
+    assert auto >= structure
+    assert full < 0.6
+
+
 def test_random_attributes_keep_clear_structure(clear_sbm):
     # alpha = 0: the attribute is noise and must not destroy the structure.
     A, y, _ = clear_sbm
