@@ -42,6 +42,12 @@ Protocol, per case (``DESIGN.md`` section 5):
    :func:`measure_peak_memory`); it is not timed, so tracing costs nothing in
    the reported times.
 
+A method may also give ``extra(result) -> {column: number}``: numbers that a
+call measures about itself (for instance its time per phase). They are read,
+outside the timer, from the result of every timed call, and the median of each
+column over those calls joins the quality columns (the warm-up's numbers when
+no timed call finished).
+
 The table (stdout, Markdown) and the JSON file
 (``<output>/<benchmark>_<size>.json``) hold the same rows: median time, IQR,
 ratio of the median to the reference method's median, quality metric(s) and
@@ -351,13 +357,15 @@ class Method:
     ``quality(result, data)`` returns a number or a dict ``{metric: number}``
     (``None`` uses the benchmark's default). ``skip(case)`` returns a reason
     (a string, or True) to skip the method for that case, or None/False to
-    run it.
+    run it. ``extra(result)`` returns a dict ``{column: number}`` measured by
+    the call itself; the median over the timed calls joins the quality columns.
     """
 
     name: str
     fn: Callable[[Any], Any]
     quality: Callable[[Any, Any], Any] | None = None
     skip: Callable[[dict], Any] | None = None
+    extra: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -370,6 +378,18 @@ class _Record:
     times: list = field(default_factory=list)
     quality: dict = field(default_factory=dict)
     memory: MemoryUsage | None = None
+    warmup_extra: dict | None = None
+    extras: list = field(default_factory=list)
+
+
+def _median_extras(record: _Record) -> dict[str, float | None]:
+    """Median of each ``extra`` column over the timed calls (else the warm-up)."""
+    calls = record.extras or ([record.warmup_extra] if record.warmup_extra else [])
+    out: dict[str, float | None] = {}
+    for key in dict.fromkeys(k for call in calls for k in call):
+        values = [call[key] for call in calls if call.get(key) is not None]
+        out[key] = float(np.median(values)) if values else None
+    return out
 
 
 def _as_quality_dict(value: Any) -> dict[str, float | None]:
@@ -438,11 +458,12 @@ class Benchmark:
         *,
         quality: Callable[[Any, Any], Any] | None = None,
         skip: Callable[[dict], Any] | None = None,
+        extra: Callable[[Any], Any] | None = None,
     ) -> Method:
         """Register ``fn(data) -> result`` under ``name``; returns the Method."""
         if name in self.methods:
             raise ValueError(f"Benchmark {self.name!r}: method {name!r} added twice")
-        method = Method(name, fn, quality=quality, skip=skip)
+        method = Method(name, fn, quality=quality, skip=skip, extra=extra)
         self.methods[name] = method
         return method
 
@@ -483,6 +504,8 @@ class Benchmark:
                 quality = method.quality or self.quality
                 if quality is not None:
                     record.quality = _as_quality_dict(quality(result, data))
+                if method.extra is not None:
+                    record.warmup_extra = _as_quality_dict(method.extra(result))
             except Exception as exc:
                 self._fail(record, exc)
                 continue
@@ -507,6 +530,8 @@ class Benchmark:
                 record = records[method.name]
                 try:
                     result, elapsed = self._timed_call(method.fn, data)
+                    if method.extra is not None:
+                        record.extras.append(_as_quality_dict(method.extra(result)))
                 except Exception as exc:
                     self._fail(record, exc)
                     dropped.append(method)
@@ -555,6 +580,8 @@ class Benchmark:
                 iqr = None
             ratio = median / ref if median is not None and ref else None
             mem = rec.memory
+            quality = dict(rec.quality)
+            quality.update(_median_extras(rec))
             rows.append(
                 {
                     "benchmark": self.name,
@@ -567,7 +594,7 @@ class Benchmark:
                     "ratio": ratio,
                     "times": list(rec.times),
                     "warmup_time": rec.warmup_time,
-                    "quality": rec.quality,
+                    "quality": quality,
                     "peak_memory": mem.peak if mem else None,
                     "peak_memory_tracemalloc": mem.tracemalloc if mem else None,
                     "peak_memory_rss": mem.rss if mem else None,

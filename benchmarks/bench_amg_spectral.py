@@ -1,115 +1,523 @@
 """Benchmark AMGSpectralClustering against scikit-learn's SpectralClustering.
 
-Ours (structure only, and with the vertex attributes) against
-``SpectralClustering(affinity="precomputed")`` with the ``'arpack'``,
-``'lobpcg'`` and ``'amg'`` eigensolvers (``'amg'`` needs pyamg and is skipped
-without it), on the same affinity: attributed stochastic block models from
-``make_attributed_sbm`` and the 10-nearest-neighbour graph of scikit-learn's
-digits. Quality columns: ARI and NMI against the planted labels, and the
-modularity of the labelling.
+Methods, all on the same precomputed affinity:
+
+* ``ours``: ``AMGSpectralClustering(K, affinity="precomputed", random_state=0)``
+  (``max_hierarchies="auto"``); ``ours + attributes`` adds the vertex
+  attributes (SBMs only);
+* ``SpectralClustering(affinity="precomputed", eigen_solver=...,
+  random_state=0)`` with ``'arpack'``, ``'lobpcg'`` and ``'amg'`` (pyamg;
+  skipped with a note when it is not installed). On SBMs, where they cannot
+  finish they are not started: arpack above 20,000 vertices (its shift-invert
+  LU fills in on expander-like graphs: 39 s at 1e4, no result within 400 s
+  at 1e5, method notes section 5), lobpcg and amg above 200,000 (23 s and
+  57 s at 1e5 on 2 cores: one call at 1e6 would pass the cap). Elsewhere the
+  time cap (``--max-time``; default 60 s small, 300 s medium, 600 s large)
+  marks slow calls DNF (calls are not interrupted);
+* ``Louvain (networkx)``: ``networkx.community.louvain_communities(G,
+  weight="weight", seed=0)`` up to 10,000 vertices, a modularity reference
+  that cannot fix K (the ``K found`` column gives the number of communities
+  it chose). Its time includes building the networkx graph from the sparse
+  matrix.
+
+Graphs:
+
+* attributed SBMs from :func:`sklearn_spectral.datasets.make_attributed_sbm`:
+  K = 5 blocks, mean degree 10, mixing 0.3 (detectable: the threshold is
+  0.55), one attribute with 5 categories that follows the block with
+  probability alpha = 0.6; n = 2e3 (small), 1e4 and 1e5 (medium), and 1e6
+  (large);
+* pixel graphs of ``skimage.data.coins()`` (303 x 384) as in scikit-learn's
+  coin segmentation example: ``skimage.transform.rescale(..., anti_aliasing=
+  False)``, ``sklearn.feature_extraction.image.img_to_graph`` and the weights
+  ``exp(-10 g / std(g)) + 1e-6``. Scale 0.2 (4,697 px) with K = 8 in the
+  small run (25 clusters would take the small run past half a minute), scale
+  0.5 (29,184 px) and 1 (116,352 px) with K = 25 as in the example. No
+  ground truth: ARI and NMI are empty;
+* the 10-nearest-neighbour graph of scikit-learn's digits (1,797 points,
+  K = 10), built by ``affinity_from_features`` (symmetrised connectivity).
+
+Quality columns: ARI and NMI against the planted labels, the modularity of the
+labelling, the mean and the largest conductance ``cut(S) / min(vol S,
+vol S-bar)`` over its clusters, and the number of clusters found. For ours
+the ``t_<phase>`` columns are the seconds of each phase of the fit
+(``model._timings``: affinity validation, Laplacian with the attribute
+augmentation, bootstrap = hierarchy setup + test iterations, SVD, Ritz
+refinement, K-means with the restart selection), median over the timed fits.
+
+``--slope`` runs the scaling study instead: one warm-up fit, then a fit of
+``AMGSpectralClustering(5, max_hierarchies=7)`` on SBMs of mean degree 10 at
+n = 1e4, 3e4, 1e5 and 3e5 (medium; small: 1e3 to 1e4; large: up to 1e6;
+``--slope-sizes`` overrides; ``--repeats`` fits per size, default 1), timed
+in total and by phase, and the least-squares slope of log(time) against
+log(nnz), for the total and per phase; written to
+``amg_spectral_slope_<size>.json`` and ``.md``. The targets of issue 5 are a
+slope of at most 1.15, a 1e6-vertex SBM in under 2 minutes on 2 cores, and
+at least 3x the speed of ``SpectralClustering(eigen_solver="amg")`` at 1e5
+vertices with an ARI as good.
+
+``--methods``, ``--graphs`` and ``--n`` run a subset (``ours`` always runs,
+being the reference); the file is then
+``amg_spectral_partial_<filters>_<size>.json``.
+Expect a large run to take about an hour on 2 cores with 3 repeats
+(``--repeats 1`` cuts it to about half).
 
     python benchmarks/bench_amg_spectral.py --size small|medium|large [--threads N]
+    python benchmarks/bench_amg_spectral.py --slope --size medium [--threads N]
+    python benchmarks/bench_amg_spectral.py --size medium --graphs sbm --n 100000 \
+        --methods amg
 """
 
+import argparse
 import importlib.util
+import json
+import re
+import sys
+import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
+from _runner import Benchmark, collect_metadata, limit_threads, parse_args
+from scipy import sparse
 from sklearn.cluster import SpectralClustering
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from _runner import Benchmark, main
 from sklearn_spectral.cluster import AMGSpectralClustering
 from sklearn_spectral.datasets import make_attributed_sbm
 from sklearn_spectral.utils.graph import affinity_from_features, modularity
 
+MIXING = 0.3
+ALPHA = 0.6
+SBM_K = 5
+SBM_DEGREE = 10
+
+
+def _sbm_case(n):
+    return dict(graph="sbm", n=n, n_clusters=SBM_K, mean_degree=SBM_DEGREE)
+
+
+_DIGITS = dict(graph="digits kNN", n=1_797, n_clusters=10, n_neighbors=10)
+
 CASES = {
     "small": [
-        dict(graph="sbm", n=2_000, n_clusters=5, mean_degree=10),
-        dict(graph="digits", n=1_797, n_clusters=10, mean_degree=10),
+        _sbm_case(2_000),
+        _DIGITS,
+        dict(graph="coins", n=4_697, n_clusters=8, scale=0.2),
     ],
     "medium": [
-        dict(graph="sbm", n=10_000, n_clusters=5, mean_degree=10),
-        dict(graph="sbm", n=100_000, n_clusters=5, mean_degree=10),
-        dict(graph="digits", n=1_797, n_clusters=10, mean_degree=10),
+        _sbm_case(10_000),
+        _sbm_case(100_000),
+        _DIGITS,
+        dict(graph="coins", n=29_184, n_clusters=25, scale=0.5),
     ],
     "large": [
-        dict(graph="sbm", n=10_000, n_clusters=5, mean_degree=10),
-        dict(graph="sbm", n=100_000, n_clusters=5, mean_degree=10),
-        dict(graph="sbm", n=1_000_000, n_clusters=5, mean_degree=10),
-        dict(graph="digits", n=1_797, n_clusters=10, mean_degree=10),
+        _sbm_case(10_000),
+        _sbm_case(100_000),
+        _sbm_case(1_000_000),
+        _DIGITS,
+        dict(graph="coins", n=29_184, n_clusters=25, scale=0.5),
+        dict(graph="coins", n=116_352, n_clusters=25, scale=1.0),
     ],
 }
+MAX_TIME = {"small": 60.0, "medium": 300.0, "large": 600.0}
+
+SLOPE_SIZES = {
+    "small": [1_000, 3_000, 10_000],
+    "medium": [10_000, 30_000, 100_000, 300_000],
+    "large": [10_000, 30_000, 100_000, 300_000, 1_000_000],
+}
+SLOPE_HIERARCHIES = 7
+SLOPE_TARGET = 1.15
 
 
-def make_data(graph, n, n_clusters, mean_degree):
+class GraphData(NamedTuple):
+    A: sparse.csr_matrix  # symmetric affinity
+    y: np.ndarray | None  # planted labels, None without ground truth
+    attributes: np.ndarray | None  # SBM vertex attributes
+    n_clusters: int
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+
+def sbm(n, n_clusters=SBM_K, mean_degree=SBM_DEGREE, random_state=0):
+    A, y, attributes = make_attributed_sbm(
+        n, n_blocks=n_clusters, mean_degree=mean_degree, mixing=MIXING,
+        alpha=ALPHA, random_state=random_state,
+    )
+    return GraphData(sparse.csr_matrix(A), y, attributes, n_clusters)
+
+
+def coins_graph(scale):
+    """Pixel graph of skimage's coins, weighted as in scikit-learn's example."""
+    from skimage.data import coins
+    from skimage.transform import rescale
+    from sklearn.feature_extraction.image import img_to_graph
+
+    image = coins()
+    if scale != 1:
+        image = rescale(image, scale, anti_aliasing=False)
+    graph = img_to_graph(image)
+    graph.data = np.exp(-10 * graph.data / graph.data.std()) + 1e-6
+    return sparse.csr_matrix(graph)
+
+
+def make_data(graph, n, n_clusters, mean_degree=None, n_neighbors=None, scale=None):
     if graph == "sbm":
-        A, y, attributes = make_attributed_sbm(
-            n, n_blocks=n_clusters, mean_degree=mean_degree, mixing=0.3,
-            alpha=0.6, random_state=0,
-        )
-        return A, y, attributes, n_clusters
-    X, y = load_digits(return_X_y=True)
-    A = affinity_from_features(X, "nearest_neighbors", n_neighbors=mean_degree)
-    return A, y, None, n_clusters
+        data = sbm(n, n_clusters, mean_degree)
+    elif graph == "digits kNN":
+        X, y = load_digits(return_X_y=True)
+        A = affinity_from_features(X, "nearest_neighbors", n_neighbors=n_neighbors)
+        data = GraphData(sparse.csr_matrix(A), y, None, n_clusters)
+    elif graph == "coins":
+        data = GraphData(coins_graph(scale), None, None, n_clusters)
+    else:
+        raise ValueError(f"unknown graph {graph!r}")
+    if data.A.shape[0] != n:
+        raise ValueError(f"{graph}: case says n={n}, graph has {data.A.shape[0]}")
+    return data
 
 
-def scores(labels, data):
-    A, y, _, _ = data
-    return {
-        "ARI": float(adjusted_rand_score(y, labels)),
-        "NMI": float(normalized_mutual_info_score(y, labels)),
-        "modularity": float(modularity(A, labels)),
+# --------------------------------------------------------------------------
+# Quality
+# --------------------------------------------------------------------------
+
+
+def conductance(A, labels):
+    """Conductance ``cut(S) / min(vol S, vol S-bar)`` of every cluster, O(nnz).
+
+    ``vol`` sums weighted degrees (row sums, self-loops included); ``cut(S)``
+    is the weight of the edges with one end in ``S``. Clusters whose
+    denominator is 0 (no volume, or the whole graph's) get NaN.
+    """
+    A = sparse.csr_matrix(A)
+    _, labels = np.unique(np.asarray(labels), return_inverse=True)
+    k = int(labels.max()) + 1
+    degree = np.asarray(A.sum(axis=1)).ravel()
+    vol = np.bincount(labels, weights=degree, minlength=k)
+    row_label = np.repeat(labels, np.diff(A.indptr))
+    inside = row_label == labels[A.indices]
+    internal = np.bincount(row_label[inside], weights=A.data[inside], minlength=k)
+    cut = np.maximum(vol - internal, 0.0)
+    denom = np.minimum(vol, vol.sum() - vol)
+    out = np.full(k, np.nan)
+    np.divide(cut, denom, out=out, where=denom > 0)
+    return out
+
+
+def _labels(result):
+    return np.asarray(getattr(result, "labels_", result))
+
+
+def scores(result, data):
+    labels = _labels(result)
+    phi = conductance(data.A, labels)
+    finite = phi[np.isfinite(phi)]
+    out = {
+        "ARI": None,
+        "NMI": None,
+        "modularity": float(modularity(data.A, labels)),
+        "conductance mean": float(finite.mean()) if finite.size else None,
+        "conductance max": float(finite.max()) if finite.size else None,
+        "K found": int(np.unique(labels).size),
     }
+    if data.y is not None:
+        out["ARI"] = float(adjusted_rand_score(data.y, labels))
+        out["NMI"] = float(normalized_mutual_info_score(data.y, labels))
+    return out
 
 
-def ours(data, with_attributes=False):
-    A, _, attributes, k = data
-    model = AMGSpectralClustering(k, affinity="precomputed", random_state=0)
+def phase_times(model):
+    """Seconds per phase of a fit of ours, as ``t_<phase>`` columns."""
+    return {f"t_{phase}": sec for phase, sec in getattr(model, "_timings", {}).items()}
+
+
+# --------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------
+
+
+def ours(data, with_attributes=False, **params):
+    model = AMGSpectralClustering(
+        data.n_clusters, affinity="precomputed", random_state=0, **params
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # disconnected kNN graphs
-        model.fit(A, attributes=attributes if with_attributes else None)
-    return model.labels_
+        model.fit(data.A, attributes=data.attributes if with_attributes else None)
+    return model
 
 
 def sklearn_spectral(solver):
     def fit(data):
-        A, _, _, k = data
         model = SpectralClustering(
-            k, affinity="precomputed", eigen_solver=solver, random_state=0,
-            assign_labels="kmeans",
+            data.n_clusters, affinity="precomputed", eigen_solver=solver,
+            random_state=0, assign_labels="kmeans",
         )
         with warnings.catch_warnings():
+            # "graph is not fully connected", lobpcg's non-convergence
             warnings.simplefilter("ignore", UserWarning)
-            return model.fit(A).labels_
+            return model.fit(data.A).labels_
 
     return fit
 
 
-def _skip_large(limit):
-    return lambda case: f"n > {limit:,}: too slow" if case["n"] > limit else None
+def louvain(data):
+    import networkx as nx
 
+    G = nx.from_scipy_sparse_array(data.A)
+    communities = nx.community.louvain_communities(G, weight="weight", seed=0)
+    labels = np.empty(data.A.shape[0], dtype=np.int64)
+    for label, members in enumerate(communities):
+        labels[list(members)] = label
+    return labels
+
+
+def _skip_sbm_above(limit, why):
+    def skip(case):
+        if case["graph"] == "sbm" and case["n"] > limit:
+            return f"SBM n > {limit:,}: {why}"
+        return None
+
+    return skip
+
+
+def _skip_amg(case):
+    if importlib.util.find_spec("pyamg") is None:
+        return "pyamg is not installed"
+    return _skip_sbm_above(AMG_SBM_LIMIT, AMG_SBM_WHY)(case)
+
+
+# Where the references stop on SBMs (K=5, mean degree 10), from single fits on
+# the 2-core machine: arpack 39 s at 1e4 (and no result within 400 s at 1e5,
+# method notes section 5); lobpcg 0.2 s at 1e4 but 23 s at 1e5; amg 57 s at
+# 1e5. One call at 1e6 would exceed the 600 s cap, so they are not started.
+ARPACK_SBM_LIMIT = 20_000
+LOBPCG_SBM_LIMIT = AMG_SBM_LIMIT = 200_000
+AMG_SBM_WHY = "57 s at 1e5, one call would pass the 600 s cap"
+LOUVAIN_LIMIT = 10_000
 
 bench = Benchmark("amg_spectral", reference="ours", quality=scores)
-bench.add_method("ours", ours)
+bench.add_method("ours", ours, extra=phase_times)
 bench.add_method(
     "ours + attributes",
     lambda data: ours(data, with_attributes=True),
     skip=lambda case: "no attributes" if case["graph"] != "sbm" else None,
+    extra=phase_times,
 )
-bench.add_method("SpectralClustering arpack", sklearn_spectral("arpack"),
-                 skip=_skip_large(100_000))
-bench.add_method("SpectralClustering lobpcg", sklearn_spectral("lobpcg"),
-                 skip=_skip_large(100_000))
 bench.add_method(
-    "SpectralClustering amg",
-    sklearn_spectral("amg"),
+    "SpectralClustering arpack",
+    sklearn_spectral("arpack"),
+    skip=_skip_sbm_above(
+        ARPACK_SBM_LIMIT, "shift-invert LU: 39 s at 1e4, no result in 400 s at 1e5"
+    ),
+)
+bench.add_method(
+    "SpectralClustering lobpcg",
+    sklearn_spectral("lobpcg"),
+    skip=_skip_sbm_above(
+        LOBPCG_SBM_LIMIT, "unpreconditioned: 0.2 s at 1e4, 23 s at 1e5"
+    ),
+)
+bench.add_method("SpectralClustering amg", sklearn_spectral("amg"), skip=_skip_amg)
+bench.add_method(
+    "Louvain (networkx)",
+    louvain,
     skip=lambda case: (
-        "pyamg is not installed" if importlib.util.find_spec("pyamg") is None
-        else _skip_large(100_000)(case)
+        f"n > {LOUVAIN_LIMIT:,}: pure Python" if case["n"] > LOUVAIN_LIMIT else None
     ),
 )
 
+
+# --------------------------------------------------------------------------
+# Scaling study (--slope)
+# --------------------------------------------------------------------------
+
+
+def loglog_slope(x, t):
+    """Least-squares slope of log(t) against log(x); None with < 2 points."""
+    x, t = np.asarray(x, dtype=float), np.asarray(t, dtype=float)
+    keep = (x > 0) & (t > 0) & np.isfinite(t)
+    if keep.sum() < 2:
+        return None
+    return float(np.polyfit(np.log(x[keep]), np.log(t[keep]), 1)[0])
+
+
+def _fit_timed(data):
+    tic = time.perf_counter()
+    model = ours(data, max_hierarchies=SLOPE_HIERARCHIES)
+    return model, time.perf_counter() - tic
+
+
+def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
+    log = lambda msg: print(f"[amg_spectral slope] {msg}", file=sys.stderr, flush=True)
+    sizes = sorted(sizes)
+    log(f"warm-up fit at n={sizes[0]:,}")
+    _fit_timed(sbm(sizes[0], random_state=1))
+    rows = []
+    for n in sizes:
+        tic = time.perf_counter()
+        data = sbm(n)
+        t_data = time.perf_counter() - tic
+        fits = [_fit_timed(data) for _ in range(repeats)]
+        totals = [t for _, t in fits]
+        i = int(np.argsort(totals)[len(totals) // 2])  # the median fit
+        model, total = fits[i]
+        row = {
+            "n": n,
+            "nnz": int(data.A.nnz),
+            "time": total,
+            "times": totals,
+            "phases": dict(getattr(model, "_timings", {})),
+            "n_hierarchies": int(model.n_hierarchies_),
+            "ARI": float(adjusted_rand_score(data.y, model.labels_)),
+            "data_time": t_data,
+        }
+        rows.append(row)
+        log(f"n={n:,} nnz={row['nnz']:,}: {total:.3g} s (graph {t_data:.3g} s)")
+        del data, fits, model
+
+    nnz = [r["nnz"] for r in rows]
+    phases = list(dict.fromkeys(p for r in rows for p in r["phases"]))
+    slopes = {"total": loglog_slope(nnz, [r["time"] for r in rows])}
+    for phase in phases:
+        slopes[phase] = loglog_slope(nnz, [r["phases"].get(phase, np.nan) for r in rows])
+
+    fmt = lambda v: "" if v is None else f"{v:.3g}"
+    for prev, row in zip(rows, rows[1:]):
+        row["local_slope"] = loglog_slope(
+            [prev["nnz"], row["nnz"]], [prev["time"], row["time"]]
+        )
+    header = ["n", "nnz", "H", "ARI", "total (s)", "slope from previous"]
+    header += [f"{p} (s)" for p in phases]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for r in rows:
+        cells = [f"{r['n']:,}", f"{r['nnz']:,}", str(r["n_hierarchies"]),
+                 f"{r['ARI']:.3f}", fmt(r["time"]), fmt(r.get("local_slope"))]
+        cells += [fmt(r["phases"].get(p)) for p in phases]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(
+        "| least-squares log-log slope vs nnz | | | | "
+        + fmt(slopes["total"]) + " | | "
+        + " | ".join(fmt(slopes[k]) for k in phases) + " |"
+    )
+    verdict = (
+        "n/a" if slopes["total"] is None
+        else "met" if slopes["total"] <= SLOPE_TARGET else "NOT met"
+    )
+    title = (
+        f"AMGSpectralClustering(K={SBM_K}, max_hierarchies={SLOPE_HIERARCHIES}) on "
+        f"SBMs (mean degree {SBM_DEGREE}, mixing {MIXING}); fit time vs nnz, "
+        f"median of {repeats} fit(s) after a warm-up; threads: "
+        f"{threads if threads else 'all'}. Total slope {fmt(slopes['total'])} "
+        f"(target <= {SLOPE_TARGET}: {verdict})."
+    )
+    table = title + "\n\n" + "\n".join(lines)
+    print(table, file=stream, flush=True)
+
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        stem = output_dir / f"amg_spectral_slope_{name}"
+        meta = collect_metadata(
+            repeats=repeats, threads_requested=threads,
+            max_hierarchies=SLOPE_HIERARCHIES, n_clusters=SBM_K,
+            mean_degree=SBM_DEGREE, mixing=MIXING,
+        )
+        payload = {
+            "benchmark": "amg_spectral_slope",
+            "size": name,
+            "metadata": meta,
+            "rows": rows,
+            "slopes": slopes,
+            "target_slope": SLOPE_TARGET,
+        }
+        with open(f"{stem}.json", "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        with open(f"{stem}.md", "w") as f:
+            f.write(table + "\n")
+        log(f"results written to {stem}.json and {stem}.md")
+    return rows, slopes
+
+
+def _sizes(text):
+    return [int(float(v)) for v in text.split(",") if v.strip()]
+
+
+def _names(text):
+    return [v.strip().lower() for v in text.split(",") if v.strip()]
+
+
+def _own_parser():
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("amg_spectral options")
+    group.add_argument("--slope", action="store_true",
+                       help="run the time-versus-nnz scaling study instead")
+    group.add_argument("--slope-sizes", type=_sizes, default=None,
+                       help="comma-separated n for --slope (default by --size)")
+    group.add_argument("--methods", type=_names, default=None,
+                       help="only methods whose name contains one of these "
+                       "(comma-separated; 'ours' is always run)")
+    group.add_argument("--graphs", type=_names, default=None,
+                       help="only these graphs: sbm, digits, coins")
+    group.add_argument("--n", type=_sizes, default=None, dest="only_n",
+                       help="only cases with these n (comma-separated)")
+    return parser
+
+
+def cli(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    own = _own_parser()
+    opts, rest = own.parse_known_args(argv)
+    if "-h" in rest or "--help" in rest:
+        print(__doc__)
+        print(own.format_help())
+    args = parse_args(rest, description="Benchmark 'amg_spectral'")
+    if opts.slope:
+        sizes = opts.slope_sizes or SLOPE_SIZES[args.size]
+        name = "custom" if opts.slope_sizes else args.size
+        with limit_threads(args.threads):
+            return run_slope(sizes, args.repeats or 1, args.output, args.threads, name)
+
+    cases = [
+        case for case in CASES[args.size]
+        if (opts.graphs is None or case["graph"].split()[0] in opts.graphs)
+        and (opts.only_n is None or case["n"] in opts.only_n)
+    ]
+    if opts.methods is not None:
+        for name in list(bench.methods):
+            if name != bench.reference and not any(
+                key in name.lower() for key in opts.methods
+            ):
+                del bench.methods[name]
+    filters = {"methods": opts.methods, "graphs": opts.graphs, "n": opts.only_n}
+    if any(v is not None for v in filters.values()):
+        # never overwrite the full results, nor another subset's
+        tokens = [str(v) for values in filters.values() for v in values or ()]
+        slug = re.sub(r"[^A-Za-z0-9.]+", "-", "-".join(tokens)).strip("-")
+        bench.name += f"_partial_{slug}"
+    if not cases:
+        raise SystemExit(f"no {args.size} case matches {filters}")
+    bench.max_time = MAX_TIME[args.size]  # --max-time overrides
+    metadata = {
+        "threads_requested": args.threads,
+        "filters": filters,
+        "sbm": {"mixing": MIXING, "alpha": ALPHA, "n_attributes": 1,
+                "n_categories": SBM_K},
+        "coins_weights": "exp(-10 g / std(g)) + 1e-6",
+    }
+    with limit_threads(args.threads):
+        return bench.run(
+            {args.size: cases}, make_data, size=args.size, repeats=args.repeats,
+            max_time=args.max_time, output_dir=args.output, metadata=metadata,
+        )
+
+
 if __name__ == "__main__":
-    main(bench, CASES, make_data)
+    cli()

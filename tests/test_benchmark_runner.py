@@ -385,3 +385,20 @@ def test_main_runs_under_thread_limit(tmp_path, capsys):
     assert meta["repeats"] == 1
     for pool in meta["threadpool_info"]:
         assert pool["num_threads"] == 1
+
+
+def test_extra_columns_are_medians_over_timed_calls():
+    # extra(result) reports numbers a call measured about itself; the table
+    # shows their median over the timed calls, not the warm-up's values.
+    values = iter([100.0, 3.0, 1.0, 2.0])  # warm-up, then three timed calls
+    bench = quiet_benchmark(repeats=3)
+    bench.add_method(
+        "ours",
+        lambda data: {"phase": next(values)},
+        quality=lambda result, data: 1.0,
+        extra=lambda result: result,
+    )
+    rows, table = run_quiet(bench, [dict(n=1)], lambda n: n)
+    row = by_method(rows)["ours"]
+    assert row["quality"] == {"quality": 1.0, "phase": 2.0}
+    assert " phase |" in table.splitlines()[0]

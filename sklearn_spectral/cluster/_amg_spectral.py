@@ -14,6 +14,7 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import validate_data
 
 from ..utils._openmp_helpers import _openmp_effective_n_threads
+from ..utils._threading import single_threaded_blas
 from ..utils.graph import affinity_from_features, check_affinity, connected_components
 from ..utils.validation import check_integer_codes, check_min_samples
 from ._amg_setup import _as_csr64, bootstrap, pinned_laplacian
@@ -575,8 +576,27 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         tic = time.perf_counter()
         if n_components > 1:
             W = np.hstack([_component_indicators(components, K), W])
-        U, _ = _thin_svd_embedding(W)
-        timings["svd"] = time.perf_counter() - tic
+        # Tall, thin (n x H) dense algebra is memory-bound: one BLAS thread
+        # does it as fast, and a team spinning beside our OpenMP kernels (or
+        # on a loaded machine) made it ten times slower.
+        with single_threaded_blas():
+            U, _ = _thin_svd_embedding(W)
+            timings["svd"] = time.perf_counter() - tic
+            self._embed(U, graph, components, K, info, timings)
+        del info  # the hierarchies: free them before K-means
+
+        tic = time.perf_counter()
+        self._cluster(A, global_codes, block, rng)
+        timings["kmeans"] = time.perf_counter() - tic
+        self._timings = timings  # seconds per phase (benchmarks read it)
+        if self.verbose:
+            for phase, seconds in timings.items():
+                self._log(f"{phase}: {seconds:.3f}s")
+        return self
+
+    def _embed(self, U, graph, components, K, info, timings):
+        """Set ``embedding_`` and ``attribute_embedding_`` from the basis ``U``."""
+        n = self.affinity_matrix_.shape[0]
         if self.embedding == "ritz":
             tic = time.perf_counter()
             # Components smaller than half an average cluster would take
@@ -594,15 +614,6 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             self._n_refine_vcycles = 0
         self.embedding_ = U[:n]
         self.attribute_embedding_ = U[n:]
-
-        tic = time.perf_counter()
-        self._cluster(A, global_codes, block, rng)
-        timings["kmeans"] = time.perf_counter() - tic
-        self._timings = timings  # seconds per phase (benchmarks read it)
-        if self.verbose:
-            for phase, seconds in timings.items():
-                self._log(f"{phase}: {seconds:.3f}s")
-        return self
 
     def _cluster(self, A, global_codes, block, rng):
         n = A.shape[0]
