@@ -158,7 +158,9 @@ def coins_graph(scale):
     from skimage.transform import rescale
     from sklearn.feature_extraction.image import img_to_graph
 
-    image = coins()
+    # As floats in [0, 1], what rescale returns: on the uint8 image the pixel
+    # differences of img_to_graph would wrap around.
+    image = coins().astype(np.float64) / 255.0
     if scale != 1:
         image = rescale(image, scale, anti_aliasing=False)
     graph = img_to_graph(image)
