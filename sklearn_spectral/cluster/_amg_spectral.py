@@ -100,21 +100,14 @@ def _thin_svd_embedding(W):
     return np.ascontiguousarray(U), s
 
 
-def _cut_pencil(graph, weighted=True):
-    """Adjacency without diagonal (0/1 pattern unless ``weighted``), degrees."""
-    A = sparse.csr_matrix(graph, copy=True)
-    A.setdiag(0.0)
-    A.eliminate_zeros()
-    if not weighted:
-        A.data[:] = 1.0
-    return A, np.asarray(A.sum(axis=1)).ravel()
+def _ritz_vectors(U, L, pin, degree, n_keep, active):
+    """Lowest Ritz pairs of ``(L - diag(pin), D)`` on ``span(U)``.
 
-
-def _ritz_vectors(U, A, degree, n_keep, active):
-    """Lowest Ritz pairs of ``(D - A, D)`` on ``span(U)``.
-
-    ``B`` is an orthonormal basis of ``span(U)`` restricted to the
-    ``active`` vertices (the others get zero rows).
+    ``L`` is the pinned Laplacian and ``pin`` its row sums (the pinning), so
+    ``L - diag(pin)`` is the plain Laplacian ``D - A``. ``B`` is an
+    orthonormal basis of ``span(U)`` restricted to the ``active`` vertices
+    (the others get zero rows); ``U`` itself when every vertex is active
+    (its columns are orthonormal).
 
     Returns
     -------
@@ -122,28 +115,29 @@ def _ritz_vectors(U, A, degree, n_keep, active):
     theta : ndarray, the Ritz values, ascending
     """
     B = np.zeros((U.shape[0], 0))
-    if active.any():
+    if active.all():
+        B = U
+    elif active.any():
         Q, s, _ = linalg.svd(U[active], full_matrices=False, check_finite=False)
         Q = Q[:, s > _SVD_RTOL * s[0]] if s.size and s[0] > 0 else Q[:, :0]
         B = np.zeros((U.shape[0], Q.shape[1]))
         B[active] = Q
     if B.shape[1] == 0:
         return np.zeros((U.shape[0], 1)), np.zeros(1)
-    DB = degree[:, None] * B
-    S = B.T @ (DB - A @ B)
-    M = B.T @ DB
+    S = B.T @ (L @ B - pin[:, None] * B)
+    M = B.T @ (degree[:, None] * B)
     n_keep = min(n_keep, B.shape[1])
     theta, C = linalg.eigh(0.5 * (S + S.T), 0.5 * (M + M.T),
                            subset_by_index=(0, n_keep - 1), check_finite=False)
     return B @ C, theta
 
 
-def _ritz_embedding(U, graph, n_keep, *, active, weighted, hierarchies, steps,
-                    smoother, n_threads):
+def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, smoother,
+                    n_threads):
     """Ritz vectors of the normalised-cut pencil, refined by the AMG solver.
 
-    Rayleigh-Ritz of ``(L, D)`` (``L = D - A`` unpinned, ``D`` the degrees)
-    on ``span(U)`` gives the ``n_keep`` directions of the smooth-vector span
+    Rayleigh-Ritz of ``(D - A, D)`` (the Laplacian before pinning, read off
+    the pinned ``L``; ``D`` the degrees) on ``span(U)`` gives the ``n_keep`` directions of the smooth-vector span
     with the smallest normalised cut. Each refinement step adds the
     preconditioned residuals ``B^{-1} (L v - theta D v)`` of the kept Ritz
     pairs, ``B`` one multiplicative composite iteration of the bootstrap
@@ -160,17 +154,18 @@ def _ritz_embedding(U, graph, n_keep, *, active, weighted, hierarchies, steps,
     """
     from ._amg_cycle import SMOOTHERS, _composite_solve
 
-    A, degree = _cut_pencil(graph, weighted)
+    pin = np.asarray(L.sum(axis=1)).ravel()  # zero except at pinned vertices
+    degree = L.diagonal() - pin
     active = active & (degree > 0)
-    V, theta = _ritz_vectors(U, A, degree, n_keep, active)
+    V, theta = _ritz_vectors(U, L, pin, degree, n_keep, active)
     n_vcycles = 0
     for _ in range(steps):
-        R = degree[:, None] * V * (1.0 - theta) - A @ V
+        R = L @ V - pin[:, None] * V - theta * (degree[:, None] * V)
         T = _composite_solve(hierarchies, np.ascontiguousarray(R.T),
                              SMOOTHERS[smoother], n_threads).T
         n_vcycles += R.shape[1] * len(hierarchies)
         U, _ = _thin_svd_embedding(np.hstack([U, T]))
-        V, theta = _ritz_vectors(U, A, degree, n_keep, active)
+        V, theta = _ritz_vectors(U, L, pin, degree, n_keep, active)
     # Signs fixed as svd_flip does: the largest entry of each column positive.
     largest = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
     V = V * np.where(largest < 0, -1.0, 1.0)
@@ -582,7 +577,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         with single_threaded_blas():
             U, _ = _thin_svd_embedding(W)
             timings["svd"] = time.perf_counter() - tic
-            self._embed(U, graph, components, K, info, timings)
+            self._embed(U, L, components, K, info, timings)
         del info  # the hierarchies: free them before K-means
 
         tic = time.perf_counter()
@@ -594,7 +589,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
                 self._log(f"{phase}: {seconds:.3f}s")
         return self
 
-    def _embed(self, U, graph, components, K, info, timings):
+    def _embed(self, U, L, components, K, info, timings):
         """Set ``embedding_`` and ``attribute_embedding_`` from the basis ``U``."""
         n = self.affinity_matrix_.shape[0]
         if self.embedding == "ritz":
@@ -603,9 +598,9 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             # Ritz directions of their own (cut 0) from the K the large
             # ones need: they are left out and join the nearest cluster.
             sizes = np.bincount(components)
-            active = sizes[components] >= max(2.0, graph.shape[0] / (2.0 * K))
+            active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
             U, self._ritz_values, self._n_refine_vcycles = _ritz_embedding(
-                U, graph, K, active=active, weighted=self.weighted,
+                U, L, K, active=active,
                 hierarchies=info["hierarchies"], steps=self.ritz_steps,
                 smoother=self.smoother, n_threads=_openmp_effective_n_threads(),
             )
