@@ -26,7 +26,8 @@ Graphs:
   K = 5 blocks, mean degree 10, mixing 0.3 (detectable: the threshold is
   0.55), one attribute with 5 categories that follows the block with
   probability alpha = 0.6; n = 2e3 (small), 1e4 and 1e5 (medium), and 1e6
-  (large);
+  (large); plus, in the medium and large runs, a 1e5 SBM at mixing 0.45
+  (the ``mixing`` column), close to the threshold;
 * pixel graphs of ``skimage.data.coins()`` (303 x 384) as in scikit-learn's
   coin segmentation example: ``skimage.transform.rescale(..., anti_aliasing=
   False)``, ``sklearn.feature_extraction.image.img_to_graph`` and the weights
@@ -89,13 +90,20 @@ from sklearn_spectral.datasets import make_attributed_sbm
 from sklearn_spectral.utils.graph import affinity_from_features, modularity
 
 MIXING = 0.3
+# Near the detectability threshold (0.55 for K = 5, mean degree 10): the
+# smooth vectors are far from the eigenvectors there, and the ARI of exact
+# spectral clustering is about 0.54 at 1e5.
+HARD_MIXING = 0.45
 ALPHA = 0.6
 SBM_K = 5
 SBM_DEGREE = 10
 
 
-def _sbm_case(n):
-    return dict(graph="sbm", n=n, n_clusters=SBM_K, mean_degree=SBM_DEGREE)
+def _sbm_case(n, mixing=None):
+    case = dict(graph="sbm", n=n, n_clusters=SBM_K, mean_degree=SBM_DEGREE)
+    if mixing is not None:
+        case["mixing"] = mixing
+    return case
 
 
 _DIGITS = dict(graph="digits kNN", n=1_797, n_clusters=10, n_neighbors=10)
@@ -109,12 +117,14 @@ CASES = {
     "medium": [
         _sbm_case(10_000),
         _sbm_case(100_000),
+        _sbm_case(100_000, mixing=HARD_MIXING),
         _DIGITS,
         dict(graph="coins", n=29_184, n_clusters=25, scale=0.5),
     ],
     "large": [
         _sbm_case(10_000),
         _sbm_case(100_000),
+        _sbm_case(100_000, mixing=HARD_MIXING),
         _sbm_case(1_000_000),
         _DIGITS,
         dict(graph="coins", n=29_184, n_clusters=25, scale=0.5),
@@ -144,9 +154,10 @@ class GraphData(NamedTuple):
 # --------------------------------------------------------------------------
 
 
-def sbm(n, n_clusters=SBM_K, mean_degree=SBM_DEGREE, random_state=0):
+def sbm(n, n_clusters=SBM_K, mean_degree=SBM_DEGREE, mixing=None, random_state=0):
+    mixing = MIXING if mixing is None else mixing
     A, y, attributes = make_attributed_sbm(
-        n, n_blocks=n_clusters, mean_degree=mean_degree, mixing=MIXING,
+        n, n_blocks=n_clusters, mean_degree=mean_degree, mixing=mixing,
         alpha=ALPHA, random_state=random_state,
     )
     return GraphData(sparse.csr_matrix(A), y, attributes, n_clusters)
@@ -168,9 +179,10 @@ def coins_graph(scale):
     return sparse.csr_matrix(graph)
 
 
-def make_data(graph, n, n_clusters, mean_degree=None, n_neighbors=None, scale=None):
+def make_data(graph, n, n_clusters, mean_degree=None, n_neighbors=None, scale=None,
+              mixing=None):
     if graph == "sbm":
-        data = sbm(n, n_clusters, mean_degree)
+        data = sbm(n, n_clusters, mean_degree, mixing)
     elif graph == "digits kNN":
         X, y = load_digits(return_X_y=True)
         A = affinity_from_features(X, "nearest_neighbors", n_neighbors=n_neighbors)

@@ -41,7 +41,10 @@ _MERGE_RATIO = 0.5
 
 
 def _auto_hierarchies(n_clusters):
-    return min(40, n_clusters + 2)
+    # K - 1 hierarchies give the K smooth vectors (with w_0 = 1) the first
+    # Rayleigh-Ritz step needs; at least 3, so that the two newest (the
+    # refinement's preconditioner) are not the first.
+    return min(40, max(3, n_clusters - 1))
 
 
 def _augment(A, codes, attribute_weight):
@@ -130,7 +133,6 @@ def _rayleigh_ritz(X, LX, degree, n_keep):
     S = 0.5 * (S + S.T)
     norms = np.sqrt(np.clip(np.diag(G), 0.0, None))
     used = norms > _SVD_RTOL * max(norms.max(initial=0.0), np.finfo(float).tiny)
-    coef = np.zeros((X.shape[1], 0))
     if not used.any():
         return np.zeros((X.shape[1], 1)), np.zeros(1)
     scale = 1.0 / norms[used]
@@ -264,10 +266,12 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Laplacian of the 0/1 pattern is used, as in the reference code.
     max_hierarchies : int or "auto", default="auto"
         Largest number of bootstrap hierarchies ``H``; "auto" is
-        ``min(40, K + 2)``, which the benchmark's quality-versus-``H``
-        curves found enough for the Ritz embedding (the papers' code uses
-        up to 40). The bootstrap runs ``test_iterations * H (H + 1) / 2``
-        V-cycles in all.
+        ``min(40, max(3, K - 1))``: with the Ritz refinement, more
+        hierarchies only cost time (block models of 100,000 vertices, K = 5:
+        the same ARI with 3, 4, 5 and 7 hierarchies, at 3.4 s against
+        5.3 s; half-size coins, K = 25: the same Ritz values with 12, 24
+        and 27). The papers' code uses up to 40. The bootstrap runs
+        ``test_iterations * H (H + 1) / 2`` V-cycles in all.
     convergence_ratio : float, default=1e-6
         The bootstrap stops once the composite solver's energy reduction per
         iteration falls to this ratio (rarely reached before
