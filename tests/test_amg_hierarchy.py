@@ -10,6 +10,7 @@ from scipy import sparse
 
 from sklearn_spectral.cluster import _amg_setup as setup
 from sklearn_spectral.cluster._amg_hierarchy import _pair_aggregate, _restrict
+from sklearn_spectral.cluster._amg_matching import _suitor_matching_parallel
 
 
 def _random_graph(n, p, seed, weighted=True):
@@ -100,6 +101,9 @@ def test_matching_locally_dominant_and_ties():
         b, _ = setup.matching(L, w, perm, "preis")
         np.testing.assert_array_equal(a, b)
         _check_matching(L, a, h)
+        indptr, indices, _ = setup._csr_arrays(L)
+        c = _suitor_matching_parallel(indptr, indices, h, perm.astype(np.int64), 2)
+        np.testing.assert_array_equal(a, c)
         results.add(tuple(a))
     assert len(results) > 1
 
@@ -250,9 +254,33 @@ def test_matching_dense_coarse_levels(random_w):
         b, _ = setup.matching(L, w, perm, "preis")
         np.testing.assert_array_equal(a, b)
         _check_matching(L, a, h)
+        # The parallel Suitor (locks, proposals in any order) gives the same
+        # unique matching on any number of threads.
+        indptr, indices, _ = setup._csr_arrays(L)
+        for n_threads in (1, 2, 4):
+            np.testing.assert_array_equal(
+                _suitor_matching_parallel(indptr, indices, h, perm.astype(np.int64),
+                                          n_threads), a)
         row_lengths.append(L.nnz / L.shape[0])
         agg, p, nc, L, w, perm, _ = setup._two_sweeps(L, w, perm, "suitor")
     assert max(row_lengths) > 40
+
+
+@pytest.mark.parametrize("unit_w", [True, False])
+def test_driver_parallel_matching_equals_preis(unit_w):
+    # Above PARALLEL_MATCHING_MIN vertices the driver runs the parallel
+    # Suitor on n_threads > 1: same matching as Preis's sequential one.
+    n = setup.PARALLEL_MATCHING_MIN + 2000
+    A = _random_graph(n, 8.0 / n, 11, weighted=not unit_w)
+    L = _pinned(A)
+    rng = np.random.default_rng(1)
+    w = np.ones(n) if unit_w else rng.uniform(0.5, 1.5, n)
+    perm = rng.permutation(n)
+    preis, _ = setup.matching(L, w, perm, "preis")
+    for n_threads in (1, 2):
+        suitor, h = setup.matching(L, w, perm, "suitor", n_threads=n_threads)
+        np.testing.assert_array_equal(suitor, preis)
+    _check_matching(L, suitor, h)
 
 
 def test_merged_levels_bound_operator_complexity():

@@ -28,7 +28,46 @@ Kernels of :mod:`sklearn_spectral.cluster._amg_setup`:
 Indices are int64 and values float64 throughout (the driver converts once).
 """
 
+from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
+
+cdef extern from *:
+    """
+    /* Per-vertex spin locks and relaxed atomic access to the standing offer
+       of the parallel Suitor matching (GCC/Clang builtins; elsewhere the
+       driver falls back to the sequential matching). */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SKS_HAVE_ATOMICS 1
+    static inline double sks_load_double(const double* p) {
+        double v; __atomic_load(p, &v, __ATOMIC_RELAXED); return v;
+    }
+    static inline void sks_store_double(double* p, double v) {
+        __atomic_store(p, &v, __ATOMIC_RELAXED);
+    }
+    static inline void sks_lock(unsigned char* l) {
+        while (__atomic_test_and_set(l, __ATOMIC_ACQUIRE)) {
+            while (__atomic_load_n(l, __ATOMIC_RELAXED)) { }
+        }
+    }
+    static inline void sks_unlock(unsigned char* l) {
+        __atomic_clear(l, __ATOMIC_RELEASE);
+    }
+    #else
+    #define SKS_HAVE_ATOMICS 0
+    static inline double sks_load_double(const double* p) { return *p; }
+    static inline void sks_store_double(double* p, double v) { *p = v; }
+    static inline void sks_lock(unsigned char* l) { (void) l; }
+    static inline void sks_unlock(unsigned char* l) { (void) l; }
+    #endif
+    """
+    int SKS_HAVE_ATOMICS
+    double sks_load_double(const double* p) noexcept nogil
+    void sks_store_double(double* p, double v) noexcept nogil
+    void sks_lock(unsigned char* l) noexcept nogil
+    void sks_unlock(unsigned char* l) noexcept nogil
+
+# Whether ``_suitor_matching_parallel`` may run on more than one thread.
+HAVE_ATOMICS = bool(SKS_HAVE_ATOMICS)
 
 import numpy as np
 
@@ -166,7 +205,7 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
                         pos[current] += 1
                     if partner == -1 and not complete[current]:
                         _scan_row(current, indptr, indices, h, vx, n, cache,
-                                  count, pos, complete)
+                                  count, pos, complete, True, NULL)
                         if count[current] > 0:
                             e = cache[current, 0]
                             partner = indices[e]
@@ -188,19 +227,122 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
     return np.asarray(match)
 
 
+def _suitor_matching_parallel(const long long[::1] indptr,
+                              const long long[::1] indices, const double[::1] h,
+                              const long long[::1] perm, int n_threads):
+    """The Suitor matching with the proposals of several threads at once.
+
+    Manne and Halappanavar's parallel Suitor: vertices start their proposal
+    chains in a ``prange``; a proposal locks its target, checks the standing
+    offer exactly and replaces it, and the thread goes on with the displaced
+    suitor. A vertex is handled by one thread at a time (by its own
+    iteration, then by whoever displaces it), so its candidate cache is
+    private to that thread. Offers only grow, so a neighbour seen with a
+    heavier offer, read without the lock, is unavailable for good. The
+    locally dominant matching under a strict order is unique: the result is
+    the sequential one whatever the thread count and the scheduling.
+
+    Returns
+    -------
+    match : ndarray of shape (n,), dtype int64
+    """
+    cdef long long n = indptr.shape[0] - 1
+    cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
+    cdef long long[:, ::1] cache = np.empty((max(n, 1), _CACHE), dtype=np.int64)
+    cdef signed char[::1] count = np.zeros(n, dtype=np.int8)
+    cdef signed char[::1] pos = np.zeros(n, dtype=np.int8)
+    cdef signed char[::1] complete = np.zeros(n, dtype=np.int8)
+    cdef unsigned char[::1] locks = np.zeros(max(n, 1), dtype=np.uint8)
+    cdef _Vertex* vx = <_Vertex*> malloc(max(n, 1) * sizeof(_Vertex))
+    cdef long long u, v
+    if not SKS_HAVE_ATOMICS:
+        n_threads = 1  # no locks without the atomic builtins
+    if vx == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for u in range(n):
+                vx[u].offer_h = -1.0
+                vx[u].offer_k = -1
+                vx[u].key = perm[u]
+                vx[u].suitor = -1
+            for u in prange(n, schedule="dynamic", chunksize=1024,
+                            num_threads=max(n_threads, 1)):
+                _propose_chain(u, indptr, indices, h, vx, n, cache, count, pos,
+                               complete, &locks[0])
+            for u in range(n):
+                v = vx[u].suitor
+                if v != -1 and vx[v].suitor == u:
+                    match[u] = v
+    finally:
+        free(vx)
+    return np.asarray(match)
+
+
+cdef void _propose_chain(long long u, const long long[::1] indptr,
+                         const long long[::1] indices, const double[::1] h,
+                         _Vertex* vx, long long n, long long[:, ::1] cache,
+                         signed char[::1] count, signed char[::1] pos,
+                         signed char[::1] complete,
+                         unsigned char* locks) noexcept nogil:
+    """Proposals of ``u`` and of the suitors it displaces, in turn."""
+    cdef long long current = u, partner, v, k, displaced = -1
+    cdef Py_ssize_t e
+    cdef double he
+    while current != -1:
+        partner = -1
+        while True:
+            if pos[current] >= count[current]:
+                if complete[current]:
+                    break
+                _scan_row(current, indptr, indices, h, vx, n, cache, count, pos,
+                          complete, False, locks)
+                if count[current] == 0:
+                    break
+            e = cache[current, pos[current]]
+            v = indices[e]
+            he = h[e]
+            if he < sks_load_double(&vx[v].offer_h):
+                pos[current] += 1
+                continue
+            k = _pair_key(vx, current, v, n)
+            sks_lock(&locks[v])
+            if _heavier(he, k, vx[v].offer_h, vx[v].offer_k):
+                displaced = vx[v].suitor
+                vx[v].suitor = current
+                vx[v].offer_k = k
+                sks_store_double(&vx[v].offer_h, he)
+                sks_unlock(&locks[v])
+                partner = v
+                break
+            sks_unlock(&locks[v])
+            pos[current] += 1
+        if partner == -1:
+            break
+        current = displaced
+
+
 cdef void _scan_row(long long u, const long long[::1] indptr,
                     const long long[::1] indices, const double[::1] h,
                     const _Vertex* vx, long long n,
                     long long[:, ::1] cache, signed char[::1] count,
-                    signed char[::1] pos, signed char[::1] complete) noexcept nogil:
-    """The ``_CACHE`` heaviest available neighbours of ``u``, in order."""
+                    signed char[::1] pos, signed char[::1] complete,
+                    bint exact, unsigned char* locks) noexcept nogil:
+    """The ``_CACHE`` heaviest available neighbours of ``u``, in order.
+
+    ``exact=False`` (the parallel matching, where offers change under the
+    scan): the offer's weight is read atomically; a neighbour whose offer
+    is heavier is left out (offers only grow, so it stays unavailable), and
+    on equal weights the keys are compared under the neighbour's lock.
+    """
     cdef double[_CACHE] top_h
     cdef long long[_CACHE] top_k
     cdef long long[_CACHE] top_e
     cdef int filled = 0, found = 0, t
     cdef Py_ssize_t e
     cdef long long v, k
-    cdef double he
+    cdef double he, offer
+    cdef bint available
     for e in range(indptr[u], indptr[u + 1]):
         he = h[e]
         if he <= 0.0:
@@ -208,14 +350,25 @@ cdef void _scan_row(long long u, const long long[::1] indptr,
         v = indices[e]
         # Lighter than the last kept candidate: only count it (ties count as
         # available, so ``complete`` errs towards rescanning).
+        offer = sks_load_double(&vx[v].offer_h)
         if filled == _CACHE and he < top_h[_CACHE - 1]:
-            found += 1 if he >= vx[v].offer_h else 0
+            found += 1 if he >= offer else 0
             continue
-        if he < vx[v].offer_h:
+        if he < offer:
             continue
         k = _pair_key(vx, u, v, n)
-        if not _heavier(he, k, vx[v].offer_h, vx[v].offer_k):
-            continue
+        if exact:
+            if not _heavier(he, k, vx[v].offer_h, vx[v].offer_k):
+                continue
+        elif he == offer:
+            # A tie on the weight: the keys decide, read under the lock (a
+            # candidate kept here is available now; one rejected later,
+            # under the lock, is unavailable for good, so rescans progress).
+            sks_lock(&locks[v])
+            available = _heavier(he, k, vx[v].offer_h, vx[v].offer_k)
+            sks_unlock(&locks[v])
+            if not available:
+                continue
         found += 1
         if filled == _CACHE and not _heavier(he, k, top_h[_CACHE - 1], top_k[_CACHE - 1]):
             continue
