@@ -43,7 +43,9 @@ def test_sbm_recovered_exactly(clear_sbm):
     # few steps (3 here) of K V-cycles per preconditioning hierarchy (the
     # newest 2), far from the cap of 20.
     assert 1 <= model._n_ritz_steps <= 5
-    assert model._n_refine_vcycles == model._n_ritz_steps * 4 * 2  # K * 2
+    # The constant vector (theta = 0, in the span from the start) is locked:
+    # K - 1 preconditioned directions per step, 2 V-cycles each.
+    assert model._n_refine_vcycles == model._n_ritz_steps * (4 - 1) * 2
     assert model.modularity_ == pytest.approx(modularity(A, model.labels_))
     # Ritz embedding: K columns, D-orthonormal.
     V = model.embedding_

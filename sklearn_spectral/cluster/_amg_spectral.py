@@ -33,6 +33,9 @@ _GRAM_RTOL = 1e-12
 # K = 25, H = 27; a 1e5 block model at mixing 0.45): newest 1: 17 and 11
 # steps; newest 2: 10 and 11; all: 8 and 10 steps at 5x and 2x the time.
 _PRECONDITIONER_HIERARCHIES = 2
+# Ritz pairs with ||S v - theta D v|| below this times ||D v|| are locked:
+# they get no preconditioned direction in the next refinement step.
+_LOCK_RTOL = 1e-8
 # A final composite rate at or above this raises a ConvergenceWarning.
 _POOR_RATE = 0.99
 # A level whose two sweeps leave more than this share of the non-zeros is
@@ -111,11 +114,11 @@ def _thin_svd_embedding(W):
     return np.ascontiguousarray(U), s
 
 
-def _rayleigh_ritz(X, LX, degree, n_keep):
+def _rayleigh_ritz(X, LX, DX, n_keep):
     """Lowest Ritz pairs of the pencil ``(S, D)`` on ``span(X)``.
 
-    ``LX`` is ``S X`` for the plain Laplacian ``S = D - A`` and ``degree``
-    the diagonal of ``D``. The Gram matrices ``X^T D X`` and ``X^T S X`` are
+    ``LX`` is ``S X`` for the plain Laplacian ``S = D - A`` and ``DX`` is
+    ``D X``, ``D`` the degrees. The Gram matrices ``X^T D X`` and ``X^T S X`` are
     formed once (two tall-thin products); columns are scaled to unit
     ``D``-norm and directions of ``X^T D X`` with eigenvalues below
     ``_GRAM_RTOL`` times the largest are dropped (dependent columns, zero
@@ -127,7 +130,7 @@ def _rayleigh_ritz(X, LX, degree, n_keep):
         vectors, ``D``-orthonormal up to rounding
     theta : ndarray of shape (k,), the Ritz values, ascending
     """
-    G = X.T @ (degree[:, None] * X)
+    G = X.T @ DX
     S = X.T @ LX
     G = 0.5 * (G + G.T)
     S = 0.5 * (S + S.T)
@@ -178,9 +181,12 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
     3 n_keep``. The basis holds the current Ritz vectors, so no Ritz value
     goes up from one step to the next. The steps stop once no Ritz value
     falls by more than ``tol`` times the largest kept one, or after
-    ``steps`` of them; each costs ``n_keep * min(2, n_hierarchies)`` V-cycles and
-    one sparse product with ``n_keep`` columns (``S U`` is formed once, ``S
-    V`` carried along). Vertices outside ``active`` get zero rows.
+    ``steps`` of them; each costs ``min(2, n_hierarchies)`` V-cycles and a
+    sparse product per unlocked pair (``S U`` is formed once, ``S V``
+    carried along). Pairs whose residual is below ``_LOCK_RTOL`` (the
+    constant vector, converged ones) are locked: they stay in the basis but
+    get no preconditioned direction. Vertices outside ``active`` get zero
+    rows.
 
     Returns
     -------
@@ -201,23 +207,51 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
         return Y, L @ Y - pin[:, None] * Y
 
     preconditioner = hierarchies[-_PRECONDITIONER_HIERARCHIES:]
-    U, LU = plain(U)
-    coef, theta = _rayleigh_ritz(U, LU, degree, n_keep)
-    V, LV = U @ coef, LU @ coef
-    previous = LPrevious = V[:, :0]
+    n, m = U.shape
+    # The search space [U | V | T | V_previous] and its images under S and
+    # D live in column-major buffers, filled in place (no n-row copies of
+    # the whole basis per step).
+    X = np.empty((n, m + 3 * n_keep), order="F")
+    LX = np.empty_like(X)
+    DX = np.empty_like(X)
+    X[:, :m], LX[:, :m] = plain(U)
+    DX[:, :m] = degree[:, None] * X[:, :m]
+    coef, theta = _rayleigh_ritz(X[:, :m], LX[:, :m], DX[:, :m], n_keep)
+    k = coef.shape[1]
+    V, LV, DV = X[:, :m] @ coef, LX[:, :m] @ coef, DX[:, :m] @ coef
+    width = m  # columns of the previous Ritz vectors end here (none yet)
     n_vcycles = n_steps = 0
     while n_steps < steps:
-        R = LV - theta * (degree[:, None] * V)
-        T = _composite_solve(preconditioner, np.ascontiguousarray(R.T),
+        R = LV - theta * DV
+        # Soft locking: pairs whose residual is negligible (the constant
+        # vector, converged ones) get no preconditioned direction.
+        residual = np.linalg.norm(R, axis=0)
+        unlocked = residual > _LOCK_RTOL * np.maximum(
+            np.linalg.norm(DV, axis=0), np.finfo(float).tiny)
+        if not unlocked.any():
+            break
+        T = _composite_solve(preconditioner, np.ascontiguousarray(R[:, unlocked].T),
                              SMOOTHERS[smoother], n_threads).T
-        n_vcycles += R.shape[1] * len(preconditioner)
+        n_vcycles += T.shape[1] * len(preconditioner)
         n_steps += 1
         T, LT = plain(T)
-        X = np.hstack([U, V, T, previous])
-        LX = np.hstack([LU, LV, LT, LPrevious])
-        previous, LPrevious, theta_previous = V, LV, theta
-        coef, theta = _rayleigh_ritz(X, LX, degree, n_keep)
-        V, LV = X @ coef, LX @ coef
+        # Layout [U | V_previous | V | T]: V_previous sits at [m, width).
+        j = width
+        X[:, j:j + k], LX[:, j:j + k], DX[:, j:j + k] = V, LV, DV
+        j += k
+        t = T.shape[1]
+        X[:, j:j + t], LX[:, j:j + t] = T, LT
+        DX[:, j:j + t] = degree[:, None] * T
+        j += t
+        theta_previous = theta
+        coef, theta = _rayleigh_ritz(X[:, :j], LX[:, :j], DX[:, :j], n_keep)
+        V, LV, DV = X[:, :j] @ coef, LX[:, :j] @ coef, DX[:, :j] @ coef
+        # The Ritz vectors just used become the "previous" block.
+        X[:, m:m + k] = X[:, width:width + k]
+        LX[:, m:m + k] = LX[:, width:width + k]
+        DX[:, m:m + k] = DX[:, width:width + k]
+        width = m + k
+        k = coef.shape[1]
         scale = max(float(np.max(np.abs(theta))), np.finfo(float).tiny)
         if (theta.shape == theta_previous.shape
                 and np.max(theta_previous - theta) <= tol * scale):
