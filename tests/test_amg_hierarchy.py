@@ -10,7 +10,7 @@ from scipy import sparse
 
 from sklearn_spectral.cluster import _amg_setup as setup
 from sklearn_spectral.cluster._amg_hierarchy import _pair_aggregate, _restrict
-from sklearn_spectral.cluster._amg_matching import _suitor_matching_parallel
+from sklearn_spectral.cluster._amg_matching import _suitor_matching
 
 
 def _random_graph(n, p, seed, weighted=True):
@@ -102,7 +102,7 @@ def test_matching_locally_dominant_and_ties():
         np.testing.assert_array_equal(a, b)
         _check_matching(L, a, h)
         indptr, indices, _ = setup._csr_arrays(L)
-        c = _suitor_matching_parallel(indptr, indices, h, perm.astype(np.int64), 2)
+        c = _suitor_matching(indptr, indices, h, perm.astype(np.int64), 2)
         np.testing.assert_array_equal(a, c)
         results.add(tuple(a))
     assert len(results) > 1
@@ -259,7 +259,7 @@ def test_matching_dense_coarse_levels(random_w):
         indptr, indices, _ = setup._csr_arrays(L)
         for n_threads in (1, 2, 4):
             np.testing.assert_array_equal(
-                _suitor_matching_parallel(indptr, indices, h, perm.astype(np.int64),
+                _suitor_matching(indptr, indices, h, perm.astype(np.int64),
                                           n_threads), a)
         row_lengths.append(L.nnz / L.shape[0])
         agg, p, nc, L, w, perm, _ = setup._two_sweeps(L, w, perm, "suitor")

@@ -66,8 +66,6 @@ cdef extern from *:
     void sks_lock(unsigned char* l) noexcept nogil
     void sks_unlock(unsigned char* l) noexcept nogil
 
-# Whether ``_suitor_matching_parallel`` may run on more than one thread.
-HAVE_ATOMICS = bool(SKS_HAVE_ATOMICS)
 
 import numpy as np
 
@@ -151,17 +149,30 @@ cdef inline long long _pair_key(const _Vertex* vx, long long i, long long j,
 
 
 def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
-                     const double[::1] h, const long long[::1] perm):
+                     const double[::1] h, const long long[::1] perm,
+                     int n_threads=1):
     """Locally dominant matching by the Suitor algorithm.
 
     A vertex's proposal goes to its heaviest neighbour whose standing offer
-    is lighter. Offers only grow, so a neighbour that stops being available
-    never becomes available again: one scan of the row keeps the
-    ``_CACHE`` heaviest available neighbours in order, and the proposals
-    after a displacement take the first of them still available; the row is
-    scanned again only when all of them are taken (and never when the scan
-    found no more than ``_CACHE``). On the dense coarse levels of
-    expander-like graphs a vertex is displaced ten times or more.
+    is lighter; a displaced suitor proposes again. Offers only grow, so a
+    neighbour that stops being available never becomes available again: one
+    scan of the row keeps the ``_CACHE`` heaviest available neighbours in
+    order, and the proposals after a displacement take the first of them
+    still available; the row is scanned again only when all of them are
+    taken (and never when the scan found no more than ``_CACHE``). On the
+    dense coarse levels of expander-like graphs a vertex is displaced ten
+    times or more.
+
+    With ``n_threads > 1`` (and the atomic builtins) the proposal chains run
+    in a ``prange``, as in Manne and Halappanavar's parallel Suitor: a
+    proposal locks its target, checks the standing offer exactly and
+    replaces it, and the thread goes on with the displaced suitor. A vertex
+    is handled by one thread at a time (by its own iteration, then by
+    whoever displaces it), so its candidate cache is private to that thread;
+    a neighbour seen with a heavier offer, read without the lock, is
+    unavailable for good. The locally dominant matching under a strict
+    order is unique: the result does not depend on the thread count or the
+    scheduling.
 
     Returns
     -------
@@ -176,87 +187,11 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
     cdef signed char[::1] count = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] pos = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] complete = np.zeros(n, dtype=np.int8)
-    cdef _Vertex* vx = <_Vertex*> malloc(max(n, 1) * sizeof(_Vertex))
-    cdef long long u, current, partner, v, displaced, k, best_k
-    cdef Py_ssize_t e
-    cdef double best_h
-    if vx == NULL:
-        raise MemoryError()
-    try:
-        with nogil:
-            for u in range(n):
-                vx[u].offer_h = -1.0
-                vx[u].offer_k = -1
-                vx[u].key = perm[u]
-                vx[u].suitor = -1
-            for u in range(n):
-                current = u
-                while current != -1:
-                    partner = -1
-                    while pos[current] < count[current]:
-                        e = cache[current, pos[current]]
-                        v = indices[e]
-                        k = _pair_key(vx, current, v, n)
-                        if _heavier(h[e], k, vx[v].offer_h, vx[v].offer_k):
-                            partner = v
-                            best_h = h[e]
-                            best_k = k
-                            break
-                        pos[current] += 1
-                    if partner == -1 and not complete[current]:
-                        _scan_row(current, indptr, indices, h, vx, n, cache,
-                                  count, pos, complete, True, NULL)
-                        if count[current] > 0:
-                            e = cache[current, 0]
-                            partner = indices[e]
-                            best_h = h[e]
-                            best_k = _pair_key(vx, current, partner, n)
-                    if partner == -1:
-                        break
-                    displaced = vx[partner].suitor
-                    vx[partner].suitor = current
-                    vx[partner].offer_h = best_h
-                    vx[partner].offer_k = best_k
-                    current = displaced
-            for u in range(n):
-                v = vx[u].suitor
-                if v != -1 and vx[v].suitor == u:
-                    match[u] = v
-    finally:
-        free(vx)
-    return np.asarray(match)
-
-
-def _suitor_matching_parallel(const long long[::1] indptr,
-                              const long long[::1] indices, const double[::1] h,
-                              const long long[::1] perm, int n_threads):
-    """The Suitor matching with the proposals of several threads at once.
-
-    Manne and Halappanavar's parallel Suitor: vertices start their proposal
-    chains in a ``prange``; a proposal locks its target, checks the standing
-    offer exactly and replaces it, and the thread goes on with the displaced
-    suitor. A vertex is handled by one thread at a time (by its own
-    iteration, then by whoever displaces it), so its candidate cache is
-    private to that thread. Offers only grow, so a neighbour seen with a
-    heavier offer, read without the lock, is unavailable for good. The
-    locally dominant matching under a strict order is unique: the result is
-    the sequential one whatever the thread count and the scheduling.
-
-    Returns
-    -------
-    match : ndarray of shape (n,), dtype int64
-    """
-    cdef long long n = indptr.shape[0] - 1
-    cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
-    cdef long long[:, ::1] cache = np.empty((max(n, 1), _CACHE), dtype=np.int64)
-    cdef signed char[::1] count = np.zeros(n, dtype=np.int8)
-    cdef signed char[::1] pos = np.zeros(n, dtype=np.int8)
-    cdef signed char[::1] complete = np.zeros(n, dtype=np.int8)
-    cdef unsigned char[::1] locks = np.zeros(max(n, 1), dtype=np.uint8)
+    cdef bint parallel_chains = n_threads > 1 and SKS_HAVE_ATOMICS
+    cdef unsigned char[::1] locks = np.zeros(
+        max(n, 1) if parallel_chains else 1, dtype=np.uint8)
     cdef _Vertex* vx = <_Vertex*> malloc(max(n, 1) * sizeof(_Vertex))
     cdef long long u, v
-    if not SKS_HAVE_ATOMICS:
-        n_threads = 1  # no locks without the atomic builtins
     if vx == NULL:
         raise MemoryError()
     try:
@@ -266,10 +201,15 @@ def _suitor_matching_parallel(const long long[::1] indptr,
                 vx[u].offer_k = -1
                 vx[u].key = perm[u]
                 vx[u].suitor = -1
-            for u in prange(n, schedule="dynamic", chunksize=1024,
-                            num_threads=max(n_threads, 1)):
-                _propose_chain(u, indptr, indices, h, vx, n, cache, count, pos,
-                               complete, &locks[0])
+            if parallel_chains:
+                for u in prange(n, schedule="dynamic", chunksize=1024,
+                                num_threads=n_threads):
+                    _propose_chain(u, indptr, indices, h, vx, n, cache, count,
+                                   pos, complete, &locks[0])
+            else:
+                for u in range(n):
+                    _sequential_chain(u, indptr, indices, h, vx, n, cache, count,
+                                      pos, complete)
             for u in range(n):
                 v = vx[u].suitor
                 if v != -1 and vx[v].suitor == u:
@@ -277,6 +217,44 @@ def _suitor_matching_parallel(const long long[::1] indptr,
     finally:
         free(vx)
     return np.asarray(match)
+
+
+cdef void _sequential_chain(long long u, const long long[::1] indptr,
+                            const long long[::1] indices, const double[::1] h,
+                            _Vertex* vx, long long n, long long[:, ::1] cache,
+                            signed char[::1] count, signed char[::1] pos,
+                            signed char[::1] complete) noexcept nogil:
+    """Proposals of ``u`` and of the suitors it displaces, on one thread."""
+    cdef long long current = u, partner, v, displaced, k, best_k = -1
+    cdef Py_ssize_t e
+    cdef double best_h = -1.0
+    while current != -1:
+        partner = -1
+        while pos[current] < count[current]:
+            e = cache[current, pos[current]]
+            v = indices[e]
+            k = _pair_key(vx, current, v, n)
+            if _heavier(h[e], k, vx[v].offer_h, vx[v].offer_k):
+                partner = v
+                best_h = h[e]
+                best_k = k
+                break
+            pos[current] += 1
+        if partner == -1 and not complete[current]:
+            _scan_row(current, indptr, indices, h, vx, n, cache,
+                      count, pos, complete, True, NULL)
+            if count[current] > 0:
+                e = cache[current, 0]
+                partner = indices[e]
+                best_h = h[e]
+                best_k = _pair_key(vx, current, partner, n)
+        if partner == -1:
+            break
+        displaced = vx[partner].suitor
+        vx[partner].suitor = current
+        vx[partner].offer_h = best_h
+        vx[partner].offer_k = best_k
+        current = displaced
 
 
 cdef void _propose_chain(long long u, const long long[::1] indptr,
@@ -285,7 +263,7 @@ cdef void _propose_chain(long long u, const long long[::1] indptr,
                          signed char[::1] count, signed char[::1] pos,
                          signed char[::1] complete,
                          unsigned char* locks) noexcept nogil:
-    """Proposals of ``u`` and of the suitors it displaces, in turn."""
+    """Proposals of ``u`` and of the suitors it displaces, under locks."""
     cdef long long current = u, partner, v, k, displaced = -1
     cdef Py_ssize_t e
     cdef double he

@@ -9,13 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from ._amg_hierarchy import _compose, _galerkin, _pair_aggregate, _restrict
-from ._amg_matching import (
-    HAVE_ATOMICS,
-    _compatible_weights,
-    _preis_matching,
-    _suitor_matching,
-    _suitor_matching_parallel,
-)
+from ._amg_matching import _compatible_weights, _preis_matching, _suitor_matching
 
 MAX_LEVELS = 39
 STALL_RATIO = 1.2
@@ -120,10 +114,9 @@ def matching(A, w, perm, method="suitor", n_threads=1):
     perm = np.ascontiguousarray(perm, dtype=np.int64)
     h = _compatible_weights(indptr, indices, data, w)
     if method == "suitor":
-        if n_threads > 1 and HAVE_ATOMICS and A.shape[0] >= PARALLEL_MATCHING_MIN:
-            match = _suitor_matching_parallel(indptr, indices, h, perm, n_threads)
-        else:
-            match = _suitor_matching(indptr, indices, h, perm)
+        parallel = A.shape[0] >= PARALLEL_MATCHING_MIN
+        match = _suitor_matching(indptr, indices, h, perm,
+                                 n_threads if parallel else 1)
     elif method == "preis":
         n = A.shape[0]
         rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))

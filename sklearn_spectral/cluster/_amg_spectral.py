@@ -152,16 +152,14 @@ def _rayleigh_ritz(X, LX, DX, n_keep):
     return coef, theta
 
 
-def _d_orthonormalise(V, LV, degree):
-    """``V R^{-1}`` and ``LV R^{-1}`` with ``R^T R = V^T D V`` (Cholesky)."""
-    M = V.T @ (degree[:, None] * V)
+def _d_orthonormalise(V, DV):
+    """``V R^{-1}`` with ``R^T R = V^T D V`` (Cholesky); ``DV`` is ``D V``."""
+    M = V.T @ DV
     try:
         R = linalg.cholesky(0.5 * (M + M.T), lower=False, check_finite=False)
     except linalg.LinAlgError:
-        return V, LV
-    V = linalg.solve_triangular(R, V.T, trans="T", check_finite=False).T
-    LV = linalg.solve_triangular(R, LV.T, trans="T", check_finite=False).T
-    return V, LV
+        return V
+    return linalg.solve_triangular(R, V.T, trans="T", check_finite=False).T
 
 
 def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
@@ -256,7 +254,7 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
         if (theta.shape == theta_previous.shape
                 and np.max(theta_previous - theta) <= tol * scale):
             break
-    V, LV = _d_orthonormalise(V, LV, degree)
+    V = _d_orthonormalise(V, DV)
     # Signs fixed as svd_flip does: the largest entry of each column positive.
     largest = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
     V = V * np.where(largest < 0, -1.0, 1.0)
