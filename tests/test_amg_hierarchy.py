@@ -167,6 +167,24 @@ def test_pair_aggregate_zero_pair():
     np.testing.assert_array_equal(agg, [0, 0, 0, 0, 1, 0])
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_coarse_perm_ranks_smallest_member_key(seed):
+    # Reference: rank of each aggregate's smallest member key by a stable
+    # double argsort; members with p = 0 do not count, empty aggregates last.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    nc = int(rng.integers(1, n + 1))
+    agg = rng.integers(0, nc, n)
+    p = rng.uniform(-1, 1, n)
+    p[rng.random(n) < 0.2] = 0.0
+    perm = rng.permutation(n)
+    keys = np.full(nc, np.iinfo(np.int64).max)
+    keep = p != 0
+    np.minimum.at(keys, agg[keep], perm[keep])
+    expected = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
+    np.testing.assert_array_equal(setup._coarse_perm(perm, agg, p, nc), expected)
+
+
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("pin", [True, False])
 def test_galerkin_matches_scipy(seed, pin):
@@ -181,7 +199,12 @@ def test_galerkin_matches_scipy(seed, pin):
     np.testing.assert_allclose(Ac.toarray(), expected, rtol=1e-12, atol=1e-12)
     dense = Ac.toarray()
     np.testing.assert_array_equal(dense, dense.T)
-    assert np.all(np.diff(Ac.indices[Ac.indptr[0]:Ac.indptr[1]]) > 0)
+    # No duplicate columns; the lower part of each row ascends.
+    for row in range(nc):
+        cols = Ac.indices[Ac.indptr[row]:Ac.indptr[row + 1]]
+        assert np.unique(cols).size == cols.size
+        assert np.all(np.diff(cols[cols < row]) > 0)
+    assert not Ac.has_sorted_indices
     eig = np.linalg.eigvalsh(dense)
     scale = np.abs(eig).max()
     assert eig.min() >= -1e-12 * scale
@@ -190,8 +213,8 @@ def test_galerkin_matches_scipy(seed, pin):
 
 
 def test_galerkin_threads_bitwise_equal():
-    # Above _PARALLEL_MIN_COARSE coarse rows the rows are built in a prange,
-    # each in its own slot: the thread count must not change a bit.
+    # Above _PARALLEL_MIN_COARSE coarse rows, blocks of rows are built and
+    # mirrored in a prange: the thread count must not change a bit.
     A = _random_graph(40000, 8.0 / 40000, 4)
     L = _pinned(A)
     rng = np.random.default_rng(4)
@@ -200,9 +223,11 @@ def test_galerkin_threads_bitwise_equal():
     agg, p, nc = _pair_aggregate(match, w)
     assert nc >= 10000
     serial = setup.galerkin(L, agg, p, nc, n_threads=1)
-    threaded = setup.galerkin(L, agg, p, nc, n_threads=2)
-    for attr in ("indptr", "indices", "data"):
-        np.testing.assert_array_equal(getattr(serial, attr), getattr(threaded, attr))
+    for n_threads in (2, 3, 7):
+        threaded = setup.galerkin(L, agg, p, nc, n_threads=n_threads)
+        for attr in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(serial, attr),
+                                          getattr(threaded, attr))
     P = setup.prolongator_matrix(agg, p, nc)
     expected = (P.T @ L @ P).tocsr()
     assert abs(threaded - expected).max() <= 1e-12 * abs(expected).max()

@@ -130,6 +130,13 @@ cdef enum:
     _CACHE = 8
 
 
+cdef struct _Candidate:
+    # A remembered neighbour with the weight of the edge to it: a proposal
+    # from the cache reads no entry of the matrix.
+    double h
+    long long v
+
+
 cdef struct _Vertex:
     # Everything a proposal reads about its target, in one cache line: on a
     # graph larger than the cache each candidate costs one memory access.
@@ -181,9 +188,9 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
     """
     cdef long long n = indptr.shape[0] - 1
     cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
-    # cache[u, :count[u]]: entry indices of u's candidates, heaviest first;
+    # cache[u * _CACHE:][:count[u]]: u's candidates, heaviest first;
     # pos[u]: the next one to try; complete[u]: the scan saw all of them.
-    cdef long long[:, ::1] cache = np.empty((max(n, 1), _CACHE), dtype=np.int64)
+    cdef _Candidate* cache = <_Candidate*> malloc(max(n, 1) * _CACHE * sizeof(_Candidate))
     cdef signed char[::1] count = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] pos = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] complete = np.zeros(n, dtype=np.int8)
@@ -192,7 +199,9 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
         max(n, 1) if parallel_chains else 1, dtype=np.uint8)
     cdef _Vertex* vx = <_Vertex*> malloc(max(n, 1) * sizeof(_Vertex))
     cdef long long u, v
-    if vx == NULL:
+    if vx == NULL or cache == NULL:
+        free(vx)
+        free(cache)
         raise MemoryError()
     try:
         with nogil:
@@ -216,27 +225,28 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
                     match[u] = v
     finally:
         free(vx)
+        free(cache)
     return np.asarray(match)
 
 
 cdef void _sequential_chain(long long u, const long long[::1] indptr,
                             const long long[::1] indices, const double[::1] h,
-                            _Vertex* vx, long long n, long long[:, ::1] cache,
+                            _Vertex* vx, long long n, _Candidate* cache,
                             signed char[::1] count, signed char[::1] pos,
                             signed char[::1] complete) noexcept nogil:
     """Proposals of ``u`` and of the suitors it displaces, on one thread."""
     cdef long long current = u, partner, v, displaced, k, best_k = -1
-    cdef Py_ssize_t e
+    cdef const _Candidate* c
     cdef double best_h = -1.0
     while current != -1:
         partner = -1
         while pos[current] < count[current]:
-            e = cache[current, pos[current]]
-            v = indices[e]
+            c = &cache[current * _CACHE + pos[current]]
+            v = c.v
             k = _pair_key(vx, current, v, n)
-            if _heavier(h[e], k, vx[v].offer_h, vx[v].offer_k):
+            if _heavier(c.h, k, vx[v].offer_h, vx[v].offer_k):
                 partner = v
-                best_h = h[e]
+                best_h = c.h
                 best_k = k
                 break
             pos[current] += 1
@@ -244,9 +254,8 @@ cdef void _sequential_chain(long long u, const long long[::1] indptr,
             _scan_row(current, indptr, indices, h, vx, n, cache,
                       count, pos, complete, True, NULL)
             if count[current] > 0:
-                e = cache[current, 0]
-                partner = indices[e]
-                best_h = h[e]
+                partner = cache[current * _CACHE].v
+                best_h = cache[current * _CACHE].h
                 best_k = _pair_key(vx, current, partner, n)
         if partner == -1:
             break
@@ -259,13 +268,13 @@ cdef void _sequential_chain(long long u, const long long[::1] indptr,
 
 cdef void _propose_chain(long long u, const long long[::1] indptr,
                          const long long[::1] indices, const double[::1] h,
-                         _Vertex* vx, long long n, long long[:, ::1] cache,
+                         _Vertex* vx, long long n, _Candidate* cache,
                          signed char[::1] count, signed char[::1] pos,
                          signed char[::1] complete,
                          unsigned char* locks) noexcept nogil:
     """Proposals of ``u`` and of the suitors it displaces, under locks."""
     cdef long long current = u, partner, v, k, displaced = -1
-    cdef Py_ssize_t e
+    cdef const _Candidate* c
     cdef double he
     while current != -1:
         partner = -1
@@ -277,9 +286,9 @@ cdef void _propose_chain(long long u, const long long[::1] indptr,
                           complete, False, locks)
                 if count[current] == 0:
                     break
-            e = cache[current, pos[current]]
-            v = indices[e]
-            he = h[e]
+            c = &cache[current * _CACHE + pos[current]]
+            v = c.v
+            he = c.h
             if he < sks_load_double(&vx[v].offer_h):
                 pos[current] += 1
                 continue
@@ -303,7 +312,7 @@ cdef void _propose_chain(long long u, const long long[::1] indptr,
 cdef void _scan_row(long long u, const long long[::1] indptr,
                     const long long[::1] indices, const double[::1] h,
                     const _Vertex* vx, long long n,
-                    long long[:, ::1] cache, signed char[::1] count,
+                    _Candidate* cache, signed char[::1] count,
                     signed char[::1] pos, signed char[::1] complete,
                     bint exact, unsigned char* locks) noexcept nogil:
     """The ``_CACHE`` heaviest available neighbours of ``u``, in order.
@@ -315,7 +324,7 @@ cdef void _scan_row(long long u, const long long[::1] indptr,
     """
     cdef double[_CACHE] top_h
     cdef long long[_CACHE] top_k
-    cdef long long[_CACHE] top_e
+    cdef long long[_CACHE] top_v
     cdef int filled = 0, found = 0, t
     cdef Py_ssize_t e
     cdef long long v, k
@@ -355,15 +364,16 @@ cdef void _scan_row(long long u, const long long[::1] indptr,
         while t > 0 and _heavier(he, k, top_h[t - 1], top_k[t - 1]):
             top_h[t] = top_h[t - 1]
             top_k[t] = top_k[t - 1]
-            top_e[t] = top_e[t - 1]
+            top_v[t] = top_v[t - 1]
             t -= 1
         top_h[t] = he
         top_k[t] = k
-        top_e[t] = e
+        top_v[t] = v
         if filled < _CACHE:
             filled += 1
     for t in range(filled):
-        cache[u, t] = top_e[t]
+        cache[u * _CACHE + t].h = top_h[t]
+        cache[u * _CACHE + t].v = top_v[t]
     count[u] = filled
     pos[u] = 0
     complete[u] = found <= _CACHE

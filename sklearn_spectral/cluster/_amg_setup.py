@@ -8,6 +8,7 @@ Sparse matrices are CSR with int64 indices and float64 values.
 import numpy as np
 from scipy import sparse
 
+from ._amg_hierarchy import _coarse_perm as _coarse_perm_kernel
 from ._amg_hierarchy import _compose, _galerkin, _pair_aggregate, _restrict
 from ._amg_matching import _compatible_weights, _preis_matching, _suitor_matching
 
@@ -131,7 +132,10 @@ def matching(A, w, perm, method="suitor", n_threads=1):
 
 
 def galerkin(A, agg, p, n_coarse, n_threads=1):
-    """``P^T A P`` for the one-non-zero-per-row prolongator ``(agg, p)``."""
+    """``P^T A P`` for the one-non-zero-per-row prolongator ``(agg, p)``.
+
+    Exactly symmetric, without duplicates, rows not sorted.
+    """
     indptr, indices, data = _csr_arrays(A)
     cptr, cind, cval = _galerkin(
         indptr,
@@ -143,7 +147,7 @@ def galerkin(A, agg, p, n_coarse, n_threads=1):
         int(n_threads),
     )
     Ac = _wrap_csr(cval, cind, cptr, (n_coarse, n_coarse))
-    Ac.has_canonical_format = True
+    Ac.has_sorted_indices = False
     return Ac
 
 
@@ -187,10 +191,9 @@ def aggregation_level(A, w, perm, method="suitor"):
 
 def _coarse_perm(perm, agg, p, n_coarse):
     """Tie-break keys of coarse vertices: the rank of their smallest member key."""
-    keys = np.full(n_coarse, np.iinfo(np.int64).max, dtype=np.int64)
-    keep = p != 0
-    np.minimum.at(keys, agg[keep], perm[keep])
-    return np.argsort(np.argsort(keys, kind="stable"), kind="stable").astype(np.int64)
+    return _coarse_perm_kernel(np.ascontiguousarray(perm, dtype=np.int64),
+                               np.ascontiguousarray(agg, dtype=np.int64),
+                               np.ascontiguousarray(p, dtype=np.float64), int(n_coarse))
 
 
 def _fold_singletons(A_c, agg, p, w, n_coarse):
