@@ -125,6 +125,19 @@ def test_compatible_weights_formula():
             assert 1.0 <= h[e] <= 2.0 + 1e-12  # Laplacian, w > 0
 
 
+def test_compatible_weights_thread_count_invariant():
+    from sklearn_spectral.cluster._amg_matching import _compatible_weights
+
+    L = _pinned(_random_graph(3000, 8.0 / 3000, 5))
+    w = np.random.default_rng(5).uniform(-1, 1, 3000)
+    args = setup._csr_arrays(L) + (w,)
+    serial = _compatible_weights(*args, 1)
+    for n_threads in (2, 3):
+        np.testing.assert_array_equal(_compatible_weights(*args, n_threads), serial)
+    assert np.all((serial == -1) == (L.indices == np.repeat(np.arange(3000),
+                                                             np.diff(L.indptr))))
+
+
 def _check_prolongator(agg, p, nc, w):
     n = agg.shape[0]
     P = setup.prolongator_matrix(agg, p, nc)

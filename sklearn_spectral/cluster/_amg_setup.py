@@ -8,6 +8,7 @@ Sparse matrices are CSR with int64 indices and float64 values.
 import numpy as np
 from scipy import sparse
 
+from ..utils.graph import _without_diagonal
 from ._amg_hierarchy import _coarse_perm as _coarse_perm_kernel
 from ._amg_hierarchy import _compose, _galerkin, _pair_aggregate, _restrict
 from ._amg_matching import _compatible_weights, _preis_matching, _suitor_matching
@@ -67,9 +68,7 @@ def pinned_laplacian(affinity, component_labels, *, weighted=True):
     L : CSR matrix (int64 indices), SPD
     pinned : ndarray of int64, the pinned vertex of each component
     """
-    A = sparse.csr_matrix(affinity, dtype=np.float64, copy=True)
-    A.setdiag(0.0)
-    A.eliminate_zeros()
+    A = _without_diagonal(affinity)
     if not weighted:
         A.data[:] = 1.0
     n = A.shape[0]
@@ -102,8 +101,9 @@ def matching(A, w, perm, method="suitor", n_threads=1):
     perm : ndarray of shape (n,), int64 permutation (tie-break keys)
     method : {"suitor", "preis"}
     n_threads : int
-        Threads of the parallel Suitor (from ``PARALLEL_MATCHING_MIN``
-        vertices on); the matching does not depend on it.
+        Threads of the weights and of the parallel Suitor (from
+        ``PARALLEL_MATCHING_MIN`` vertices on); the matching does not
+        depend on it.
 
     Returns
     -------
@@ -113,11 +113,10 @@ def matching(A, w, perm, method="suitor", n_threads=1):
     indptr, indices, data = _csr_arrays(A)
     w = np.ascontiguousarray(w, dtype=np.float64)
     perm = np.ascontiguousarray(perm, dtype=np.int64)
-    h = _compatible_weights(indptr, indices, data, w)
+    threads = n_threads if A.shape[0] >= PARALLEL_MATCHING_MIN else 1
+    h = _compatible_weights(indptr, indices, data, w, threads)
     if method == "suitor":
-        parallel = A.shape[0] >= PARALLEL_MATCHING_MIN
-        match = _suitor_matching(indptr, indices, h, perm,
-                                 n_threads if parallel else 1)
+        match = _suitor_matching(indptr, indices, h, perm, threads)
     elif method == "preis":
         n = A.shape[0]
         rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
@@ -361,7 +360,10 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
     info : dict with ``n_hierarchies``, ``rho``, ``n_vcycles``, ``levels``
         (coarsest sizes and operator complexities per hierarchy),
         ``hierarchies`` (the cycle levels), ``setup_time``, ``solve_time``,
-        ``direct``.
+        ``direct`` and ``midpoints`` (n, n_vectors - 1): each smooth
+        vector's test iterate halfway through its test iterations (after
+        ``test_iterations - test_iterations // 2`` of them), which holds
+        more of the faster-decaying smooth modes than the last one.
     """
     import time
 
@@ -372,6 +374,8 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
     perm = random_state.permutation(n).astype(np.int64)
     w = np.ones(n)
     W = [w]
+    midpoints = []
+    half = test_iterations // 2
     hierarchies = []
     details = []
     rho = np.inf
@@ -390,8 +394,14 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
         toc = time.perf_counter()
         setup_time += toc - tic
         x = random_state.uniform(-1.0, 1.0, n)
-        rho, energy, count = _bootstrap_step(hierarchies, x, test_iterations, code,
-                                             n_threads)
+        rho, energy, count = _bootstrap_step(hierarchies, x, test_iterations - half,
+                                             code, n_threads)
+        midpoint = x.copy()
+        if half and energy > 0.0:
+            # The same iteration continued (iterates are rescaled to unit
+            # energy, so the ratio is that of the uninterrupted run).
+            rho, energy, more = _bootstrap_step(hierarchies, x, half, code, n_threads)
+            count += more
         solve_time += time.perf_counter() - toc
         n_vcycles += count
         complexity = sum(level.A.nnz for level in levels) / max(nnz, 1)
@@ -408,7 +418,9 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
             break
         w = x  # unit energy norm (rescaled by _bootstrap_step)
         W.append(w)
+        midpoints.append(midpoint)
     return np.column_stack(W), {
+        "midpoints": np.column_stack(midpoints) if midpoints else np.zeros((n, 0)),
         "n_hierarchies": len(hierarchies),
         "rho": float(rho),
         "n_vcycles": n_vcycles,

@@ -296,9 +296,13 @@ def connected_components(affinity):
 
 
 def _without_diagonal(A):
+    """A float64 copy of ``A`` with its diagonal removed (CSR if sparse)."""
     if sparse.issparse(A):
         A = sparse.csr_matrix(A, dtype=np.float64, copy=True)
-        A.setdiag(0.0)
+        # Zero the stored diagonal in place and drop it (setdiag goes through
+        # COO: 0.5 s at 1e7 non-zeros where this takes 0.05 s).
+        rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+        A.data[rows == A.indices] = 0.0
         A.eliminate_zeros()
         return A
     A = np.array(A, dtype=np.float64, copy=True)
