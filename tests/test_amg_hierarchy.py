@@ -388,6 +388,7 @@ def test_build_hierarchy_levels_shrink():
 
 from sklearn_spectral.cluster._amg_cycle import (  # noqa: E402
     SMOOTHERS,
+    _composite_solve,
     _energy_norm,
     _vcycle_apply,
 )
@@ -427,6 +428,32 @@ def test_vcycle_symmetric(smoother, direct):
     assert v @ Bu == pytest.approx(u @ Bv, rel=1e-10)
     # Positive definite on random vectors.
     assert u @ Bu > 0 and v @ Bv > 0
+
+
+@pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
+@pytest.mark.parametrize("direct", [True, False])
+def test_composite_solve_threads_match_one_vector_cycles(smoother, direct):
+    # Right-hand sides on several threads (copies of the hierarchies' work
+    # vectors) must give, bit for bit, what one-vector composite iterations
+    # give on one thread. n is above the kernels' parallel threshold.
+    n = 25000
+    L = _pinned(_connected_graph(n, 3))
+    rng = np.random.default_rng(3)
+    hierarchies = []
+    for _ in range(2):
+        w = rng.uniform(0.5, 1.5, n)
+        levels = setup.build_hierarchy(L, w, rng.permutation(n), max_coarse=10)
+        cycle, is_direct = setup.cycle_levels(levels, direct_max=None if direct else 0)
+        assert is_direct == direct
+        hierarchies.append(cycle)
+    B = np.ascontiguousarray(rng.standard_normal((5, n)))
+    expected = np.zeros_like(B)
+    for c in range(B.shape[0]):
+        for cycle in hierarchies:
+            _vcycle_apply(cycle, B[c], expected[c], SMOOTHERS[smoother], 1)
+    for n_threads in (1, 2, 3, 8):
+        X = _composite_solve(hierarchies, B, SMOOTHERS[smoother], n_threads)
+        np.testing.assert_array_equal(X, expected)
 
 
 @pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])

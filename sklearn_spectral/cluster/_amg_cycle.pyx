@@ -18,7 +18,9 @@ hierarchies to the current iterate in turn.
 bootstrap step on ``A x = 0`` in a single call. l1-Jacobi and the residuals
 are parallel over rows (``prange``, static schedule: every row is computed by
 one thread, the result does not depend on the thread count); Gauss-Seidel and
-energy norms are sequential.
+energy norms are sequential. ``_composite_solve`` (the preconditioner of the
+Ritz refinement) runs its right-hand sides on several threads instead, each
+V-cycle on one thread with work vectors of its own.
 """
 
 from cython.parallel cimport prange
@@ -66,6 +68,25 @@ cdef class _Level:
         self.b = np.zeros(self.n, dtype=np.float64)
         self.x = np.zeros(self.n, dtype=np.float64)
         self.r = np.zeros(self.n, dtype=np.float64)
+
+    def with_own_work(self):
+        """This level's operator (shared, not copied) with work vectors of its own.
+
+        V-cycles of copies made this way may run at the same time.
+        """
+        cdef _Level level = _Level.__new__(_Level)
+        level.n, level.n_coarse = self.n, self.n_coarse
+        level.coarsest, level.direct = self.coarsest, self.direct
+        level.indptr, level.indices, level.data = self.indptr, self.indices, self.data
+        level.diag, level.l1 = self.diag, self.l1
+        if not self.coarsest:
+            level.agg, level.p = self.agg, self.p
+        if self.direct:
+            level.chol = self.chol
+        level.b = np.zeros(self.n, dtype=np.float64)
+        level.x = np.zeros(self.n, dtype=np.float64)
+        level.r = np.zeros(self.n, dtype=np.float64)
+        return level
 
 
 cdef void _diagonals(const long long[::1] indptr, const long long[::1] indices,
@@ -237,18 +258,44 @@ def _bootstrap_step(list hierarchies, double[::1] x, int n_iter, int smoother,
     return rho, e_new, n_vcycles
 
 
+def _composite_columns(list hierarchies, double[:, ::1] B, double[:, ::1] X,
+                       object rows, int smoother, int n_threads):
+    """Composite iterations from zero on the given rows of ``B`` into ``X``."""
+    cdef list levels
+    cdef Py_ssize_t j
+    for j in rows:
+        for levels in hierarchies:
+            _vcycle(levels, 0, B[j], X[j], smoother, n_threads)
+
+
 def _composite_solve(list hierarchies, double[:, ::1] B, int smoother,
                      int n_threads):
     """One multiplicative composite iteration from zero per right-hand side.
 
     ``B`` holds one right-hand side per row (shape ``(m, n)``); returns the
     ``(m, n)`` array of approximate solutions of ``A x = b`` (the composite
-    solver used as a preconditioner).
+    solver used as a preconditioner). With ``n_threads > 1`` and several
+    right-hand sides, ``min(n_threads, m)`` threads take one row each in
+    turn, on copies of the hierarchies with work vectors of their own (the
+    V-cycles hold no GIL, and each runs on one thread): every row gets the
+    same operations as on one thread.
     """
-    cdef Py_ssize_t m = B.shape[0], j
+    from concurrent.futures import ThreadPoolExecutor
+
+    cdef Py_ssize_t m = B.shape[0]
     cdef double[:, ::1] X = np.zeros((m, B.shape[1]), dtype=np.float64)
-    cdef list levels
-    for j in range(m):
-        for levels in hierarchies:
-            _vcycle(levels, 0, B[j], X[j], smoother, n_threads)
+    cdef int workers = min(n_threads, m)
+    if workers <= 1:
+        _composite_columns(hierarchies, B, X, range(m), smoother, n_threads)
+        return np.asarray(X)
+    copies = [hierarchies] + [
+        [[level.with_own_work() for level in levels] for levels in hierarchies]
+        for _ in range(workers - 1)
+    ]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        jobs = [pool.submit(_composite_columns, copies[t], B, X,
+                            range(t, m, workers), smoother, 1)
+                for t in range(workers)]
+        for job in jobs:
+            job.result()
     return np.asarray(X)
