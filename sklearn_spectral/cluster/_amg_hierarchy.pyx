@@ -20,7 +20,7 @@ has ``agg[i] = 0``, ``p[i] = 0``).
     of the product's time at a million vertices).
 """
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.math cimport hypot
 
 import numpy as np
@@ -152,7 +152,7 @@ def _galerkin(const long long[::1] indptr, const long long[::1] indices,
     indptr, indices, data : ndarrays (int64, int64, float64)
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1
-    cdef Py_ssize_t I, J, q, t, dst
+    cdef Py_ssize_t I, J, t
     cdef long long i, total
     cdef int nt = n_threads if n_coarse >= _PARALLEL_MIN_COARSE else 1
     if nt < 1:
@@ -201,8 +201,9 @@ def _galerkin(const long long[::1] indptr, const long long[::1] indices,
     for t in prange(nt, nogil=True, schedule="static", num_threads=nt):
         _upper_block(t, bounds, mptr, members, indptr, indices, data, agg, p,
                      marker[t], acc[t], ucol, uval, bptr, count, lower[t])
-    # Row I: its lower_count mirrored entries, then its count upper ones;
-    # lower[t, J] becomes the first slot of block t's entries in row J.
+    # Row J: its mirrored entries (sum over t of lower[t, J]), then its
+    # count[J] upper ones; lower[t, J] becomes the first slot of block t's
+    # entries in row J.
     cdef long long[::1] cptr = np.empty(n_coarse + 1, dtype=np.int64)
     with nogil:
         cptr[0] = 0

@@ -180,8 +180,8 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
     goes up from one step to the next. The steps stop once no Ritz value
     falls by more than ``tol`` times the largest kept one, or after
     ``steps`` of them; each costs ``min(2, n_hierarchies)`` V-cycles (the
-    pairs spread over the threads) and a sparse product per unlocked pair (``S U`` is formed once, ``S V``
-    carried along). Pairs whose residual is below ``_LOCK_RTOL`` (the
+    pairs spread over the threads) and a sparse product per unlocked pair
+    (``S U`` is formed once, ``S V`` carried along). Pairs whose residual is below ``_LOCK_RTOL`` (the
     constant vector, converged ones) are locked: they stay in the basis but
     get no preconditioned direction. Vertices outside ``active`` get zero
     rows.
