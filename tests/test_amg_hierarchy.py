@@ -389,6 +389,7 @@ def test_build_hierarchy_levels_shrink():
 from sklearn_spectral.cluster._amg_cycle import (  # noqa: E402
     SMOOTHERS,
     _composite_solve,
+    _CompositeSolver,
     _energy_norm,
     _vcycle_apply,
 )
@@ -404,6 +405,15 @@ def _connected_graph(n, seed):
     return (A + ring).tocsr()
 
 
+def _cycle(L, w, perm, direct):
+    """Hierarchy of ``L`` for ``w`` as V-cycle levels; the coarsest level
+    solved exactly (``direct``) or relaxed."""
+    levels = setup.build_hierarchy(L, w, perm, max_coarse=10)
+    cycle, is_direct = setup.cycle_levels(levels, direct_max=None if direct else 0)
+    assert is_direct == direct
+    return levels, cycle
+
+
 def _apply_B(cycle, v, smoother):
     x = np.zeros_like(v)
     _vcycle_apply(cycle, np.ascontiguousarray(v), x, SMOOTHERS[smoother])
@@ -416,11 +426,9 @@ def test_vcycle_symmetric(smoother, direct):
     n = 400
     L = _pinned(_connected_graph(n, 0))
     rng = np.random.default_rng(0)
-    levels = setup.build_hierarchy(L, np.ones(n), rng.permutation(n), max_coarse=10)
-    assert len(levels) >= 3
     # direct=False relaxes the coarsest level instead of solving it.
-    cycle, is_direct = setup.cycle_levels(levels, direct_max=None if direct else 0)
-    assert is_direct == direct
+    levels, cycle = _cycle(L, np.ones(n), rng.permutation(n), direct)
+    assert len(levels) >= 3
     u = rng.standard_normal(n)
     v = rng.standard_normal(n)
     Bu = _apply_B(cycle, u, smoother)
@@ -439,13 +447,10 @@ def test_composite_solve_threads_match_one_vector_cycles(smoother, direct):
     n = 25000
     L = _pinned(_connected_graph(n, 3))
     rng = np.random.default_rng(3)
-    hierarchies = []
-    for _ in range(2):
-        w = rng.uniform(0.5, 1.5, n)
-        levels = setup.build_hierarchy(L, w, rng.permutation(n), max_coarse=10)
-        cycle, is_direct = setup.cycle_levels(levels, direct_max=None if direct else 0)
-        assert is_direct == direct
-        hierarchies.append(cycle)
+    hierarchies = [
+        _cycle(L, rng.uniform(0.5, 1.5, n), rng.permutation(n), direct)[1]
+        for _ in range(2)
+    ]
     B = np.ascontiguousarray(rng.standard_normal((5, n)))
     expected = np.zeros_like(B)
     for c in range(B.shape[0]):
@@ -454,6 +459,14 @@ def test_composite_solve_threads_match_one_vector_cycles(smoother, direct):
     for n_threads in (1, 2, 3, 8):
         X = _composite_solve(hierarchies, B, SMOOTHERS[smoother], n_threads)
         np.testing.assert_array_equal(X, expected)
+    # A solver keeps its thread copies and pool across calls of any width.
+    solver = _CompositeSolver(hierarchies, SMOOTHERS[smoother], 3)
+    try:
+        for rows in (slice(0, 5), slice(1, 3), slice(4, 5), slice(0, 5)):
+            X = solver.solve(np.ascontiguousarray(B[rows]))
+            np.testing.assert_array_equal(X, expected[rows])
+    finally:
+        solver.close()
 
 
 @pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])

@@ -18,7 +18,7 @@ hierarchies to the current iterate in turn.
 bootstrap step on ``A x = 0`` in a single call. l1-Jacobi and the residuals
 are parallel over rows (``prange``, static schedule: every row is computed by
 one thread, the result does not depend on the thread count); Gauss-Seidel and
-energy norms are sequential. ``_composite_solve`` (the preconditioner of the
+energy norms are sequential. ``_CompositeSolver`` (the preconditioner of the
 Ritz refinement) runs its right-hand sides on several threads instead, each
 V-cycle on one thread with work vectors of its own.
 """
@@ -268,34 +268,62 @@ def _composite_columns(list hierarchies, double[:, ::1] B, double[:, ::1] X,
             _vcycle(levels, 0, B[j], X[j], smoother, n_threads)
 
 
-def _composite_solve(list hierarchies, double[:, ::1] B, int smoother,
-                     int n_threads):
-    """One multiplicative composite iteration from zero per right-hand side.
+cdef class _CompositeSolver:
+    """The multiplicative composite of ``hierarchies`` as a preconditioner.
 
-    ``B`` holds one right-hand side per row (shape ``(m, n)``); returns the
-    ``(m, n)`` array of approximate solutions of ``A x = b`` (the composite
-    solver used as a preconditioner). With ``n_threads > 1`` and several
-    right-hand sides, ``min(n_threads, m)`` threads take one row each in
-    turn, on copies of the hierarchies with work vectors of their own (the
-    V-cycles hold no GIL, and each runs on one thread): every row gets the
-    same operations as on one thread.
+    ``solve(B)`` runs one composite iteration from zero per row of ``B``
+    (shape ``(m, n)``) and returns the ``(m, n)`` approximate solutions of
+    ``A x = b``. With ``n_threads > 1`` and several right-hand sides,
+    ``min(n_threads, m)`` threads take one row each in turn, on copies of the
+    hierarchies with work vectors of their own (the V-cycles hold no GIL,
+    and each runs on one thread): every row gets the same operations as on
+    one thread. The copies and the thread pool are made on first need and
+    kept for later calls; ``close()`` ends the pool.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    cdef list copies
+    cdef int smoother, n_threads
+    cdef object pool
 
-    cdef Py_ssize_t m = B.shape[0]
-    cdef double[:, ::1] X = np.zeros((m, B.shape[1]), dtype=np.float64)
-    cdef int workers = min(n_threads, m)
-    if workers <= 1:
-        _composite_columns(hierarchies, B, X, range(m), smoother, n_threads)
-        return np.asarray(X)
-    copies = [hierarchies] + [
-        [[level.with_own_work() for level in levels] for levels in hierarchies]
-        for _ in range(workers - 1)
-    ]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [pool.submit(_composite_columns, copies[t], B, X,
-                            range(t, m, workers), smoother, 1)
+    def __init__(self, list hierarchies, int smoother, int n_threads):
+        self.copies = [hierarchies]
+        self.smoother = smoother
+        self.n_threads = max(n_threads, 1)
+        self.pool = None
+
+    def solve(self, double[:, ::1] B):
+        from concurrent.futures import ThreadPoolExecutor
+
+        cdef Py_ssize_t m = B.shape[0]
+        cdef double[:, ::1] X = np.zeros((m, B.shape[1]), dtype=np.float64)
+        cdef int workers = min(self.n_threads, m)
+        cdef list hierarchies = self.copies[0]
+        if workers <= 1:
+            _composite_columns(hierarchies, B, X, range(m), self.smoother,
+                               self.n_threads)
+            return np.asarray(X)
+        while len(self.copies) < workers:
+            self.copies.append([[level.with_own_work() for level in levels]
+                                for levels in hierarchies])
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=self.n_threads)
+        jobs = [self.pool.submit(_composite_columns, self.copies[t], B, X,
+                                 range(t, m, workers), self.smoother, 1)
                 for t in range(workers)]
         for job in jobs:
             job.result()
-    return np.asarray(X)
+        return np.asarray(X)
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+
+def _composite_solve(list hierarchies, double[:, ::1] B, int smoother,
+                     int n_threads):
+    """``_CompositeSolver(hierarchies, smoother, n_threads).solve(B)``, once."""
+    solver = _CompositeSolver(hierarchies, smoother, n_threads)
+    try:
+        return solver.solve(B)
+    finally:
+        solver.close()

@@ -181,10 +181,10 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
     falls by more than ``tol`` times the largest kept one, or after
     ``steps`` of them; each costs ``min(2, n_hierarchies)`` V-cycles (the
     pairs spread over the threads) and a sparse product per unlocked pair
-    (``S U`` is formed once, ``S V`` carried along). Pairs whose residual is below ``_LOCK_RTOL`` (the
-    constant vector, converged ones) are locked: they stay in the basis but
-    get no preconditioned direction. Vertices outside ``active`` get zero
-    rows.
+    (``S U`` is formed once, ``S V`` carried along). Pairs whose residual
+    is below ``_LOCK_RTOL`` (the constant vector, converged ones) are
+    locked: they stay in the basis but get no preconditioned direction.
+    Vertices outside ``active`` get zero rows.
 
     Returns
     -------
@@ -193,7 +193,7 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
     n_vcycles : int
     n_steps : int, the refinement steps taken
     """
-    from ._amg_cycle import SMOOTHERS, _composite_solve
+    from ._amg_cycle import SMOOTHERS, _CompositeSolver
 
     pin = np.asarray(L.sum(axis=1)).ravel()  # zero except at pinned vertices
     degree = L.diagonal() - pin
@@ -219,41 +219,45 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
     V, LV, DV = X[:, :m] @ coef, LX[:, :m] @ coef, DX[:, :m] @ coef
     width = m  # columns of the previous Ritz vectors end here (none yet)
     n_vcycles = n_steps = 0
-    while n_steps < steps:
-        R = LV - theta * DV
-        # Soft locking: pairs whose residual is negligible (the constant
-        # vector, converged ones) get no preconditioned direction.
-        residual = np.linalg.norm(R, axis=0)
-        unlocked = residual > _LOCK_RTOL * np.maximum(
-            np.linalg.norm(DV, axis=0), np.finfo(float).tiny)
-        if not unlocked.any():
-            break
-        T = _composite_solve(preconditioner, np.ascontiguousarray(R[:, unlocked].T),
-                             SMOOTHERS[smoother], n_threads).T
-        n_vcycles += T.shape[1] * len(preconditioner)
-        n_steps += 1
-        T, LT = plain(T)
-        # Layout [U | V_previous | V | T]: V_previous sits at [m, width).
-        j = width
-        X[:, j:j + k], LX[:, j:j + k], DX[:, j:j + k] = V, LV, DV
-        j += k
-        t = T.shape[1]
-        X[:, j:j + t], LX[:, j:j + t] = T, LT
-        DX[:, j:j + t] = degree[:, None] * T
-        j += t
-        theta_previous = theta
-        coef, theta = _rayleigh_ritz(X[:, :j], LX[:, :j], DX[:, :j], n_keep)
-        V, LV, DV = X[:, :j] @ coef, LX[:, :j] @ coef, DX[:, :j] @ coef
-        # The Ritz vectors just used become the "previous" block.
-        X[:, m:m + k] = X[:, width:width + k]
-        LX[:, m:m + k] = LX[:, width:width + k]
-        DX[:, m:m + k] = DX[:, width:width + k]
-        width = m + k
-        k = coef.shape[1]
-        scale = max(float(np.max(np.abs(theta))), np.finfo(float).tiny)
-        if (theta.shape == theta_previous.shape
-                and np.max(theta_previous - theta) <= tol * scale):
-            break
+    # Thread copies of the preconditioner are made once, not per step.
+    solver = _CompositeSolver(preconditioner, SMOOTHERS[smoother], n_threads)
+    try:
+        while n_steps < steps:
+            R = LV - theta * DV
+            # Soft locking: pairs whose residual is negligible (the constant
+            # vector, converged ones) get no preconditioned direction.
+            residual = np.linalg.norm(R, axis=0)
+            unlocked = residual > _LOCK_RTOL * np.maximum(
+                np.linalg.norm(DV, axis=0), np.finfo(float).tiny)
+            if not unlocked.any():
+                break
+            T = solver.solve(np.ascontiguousarray(R[:, unlocked].T)).T
+            n_vcycles += T.shape[1] * len(preconditioner)
+            n_steps += 1
+            T, LT = plain(T)
+            # Layout [U | V_previous | V | T]: V_previous sits at [m, width).
+            j = width
+            X[:, j:j + k], LX[:, j:j + k], DX[:, j:j + k] = V, LV, DV
+            j += k
+            t = T.shape[1]
+            X[:, j:j + t], LX[:, j:j + t] = T, LT
+            DX[:, j:j + t] = degree[:, None] * T
+            j += t
+            theta_previous = theta
+            coef, theta = _rayleigh_ritz(X[:, :j], LX[:, :j], DX[:, :j], n_keep)
+            V, LV, DV = X[:, :j] @ coef, LX[:, :j] @ coef, DX[:, :j] @ coef
+            # The Ritz vectors just used become the "previous" block.
+            X[:, m:m + k] = X[:, width:width + k]
+            LX[:, m:m + k] = LX[:, width:width + k]
+            DX[:, m:m + k] = DX[:, width:width + k]
+            width = m + k
+            k = coef.shape[1]
+            scale = max(float(np.max(np.abs(theta))), np.finfo(float).tiny)
+            if (theta.shape == theta_previous.shape
+                    and np.max(theta_previous - theta) <= tol * scale):
+                break
+    finally:
+        solver.close()
     V = _d_orthonormalise(V, DV)
     # Signs fixed as svd_flip does: the largest entry of each column positive.
     largest = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
