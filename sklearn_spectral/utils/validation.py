@@ -8,11 +8,39 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_min_samples", "check_integer_codes"]
+__all__ = ["check_min_samples", "check_integer_codes", "message_prefix"]
 
 
-def _prefix(estimator_name):
-    return f"{estimator_name}: " if estimator_name else ""
+def message_prefix(estimator):
+    """The ``"Name: "`` that starts an error or warning message.
+
+    Parameters
+    ----------
+    estimator : estimator instance, class, str or None
+        Whose name to put in front; ``None`` gives an empty prefix.
+
+    Returns
+    -------
+    prefix : str
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_spectral.utils.validation import message_prefix
+    >>> message_prefix(PCA())
+    'PCA: '
+    >>> message_prefix(None)
+    ''
+    """
+    if estimator is None or estimator == "":
+        return ""
+    if isinstance(estimator, str):
+        return f"{estimator}: "
+    cls = estimator if isinstance(estimator, type) else type(estimator)
+    return f"{cls.__name__}: "
+
+
+_prefix = message_prefix
 
 
 def check_min_samples(n_samples, min_samples, *, estimator_name=None, reason=None):
