@@ -7,13 +7,17 @@ decomposition
 covariance
     Robust shrinkage estimators of location and scatter, outlier detection.
 cluster
-    Spectral clustering of graphs by bootstrap AMG; SDP clustering.
+    Spectral clustering of graphs by bootstrap algebraic multigrid.
 semi_supervised
-    Spectrally transformed kernel regression and classification.
+    Planned: spectrally transformed kernel regression and classification
+    (no estimator yet).
 datasets
     Data generators shared by the tests, benchmarks and examples.
 utils
     Shared helpers: thread control, graphs, validation, estimator discovery.
+
+Planned, not in this release: ``STKRRegressor`` and ``STKRClassifier``
+(``semi_supervised``), ``SDPKMeans`` and ``SDPGaussianMixture`` (``cluster``).
 """
 
 __version__ = "0.1.0.dev0"
