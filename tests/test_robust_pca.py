@@ -1,4 +1,4 @@
-"""Properties of RobustPCA (spec: shared/papers/robust_pca.md, section 7)."""
+"""Properties of RobustPCA: robustness, certificates, streaming, API."""
 
 import pickle
 import tracemalloc
@@ -13,8 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sklearn_spectral.datasets import make_contaminated_gaussian
-from sklearn_spectral.decomposition import RobustPCA
-from sklearn_spectral.decomposition import _robust_pca
+from sklearn_spectral.decomposition import RobustPCA, _robust_moments
 
 N, D = 4000, 20
 
@@ -133,7 +132,8 @@ def test_unknown_mean_offset():
 
 # --------------------------------------------------------------------- item 3
 def _three_spikes(eps=0.1, seed=0):
-    # outliers lift a noise direction to 1 + 0.7 * 5 = 4.5, between lambda_1 and lambda_2
+    # outliers lift a noise direction to 1 + 0.7 * 5 = 4.5, between lambda_1 and
+    # lambda_2
     return _data(
         eps, "stealth", seed=seed, spike=[5.0, 4.0, 3.0], n_spikes=3, strength=0.7
     )
@@ -280,13 +280,11 @@ def test_partial_fit_stream():
     sizes = []
     for i in range(20):
         est.partial_fit(X[i * 500 : (i + 1) * 500])
-        state = [est._stream["S1"], est._stream["S2"], est.weights_]
-        state += [z for f in est._stream["filters"] for z in f[:2]]
-        sizes.append(sum(np.asarray(a).nbytes for a in state))
+        sizes.append(sum(a.nbytes for a in _stored_arrays(est)))
     assert est.n_samples_seen_ == 10000
     assert _captured(est.components_, params) >= 0.95
     # nothing stored grows with the rows seen (only filter rounds, if any)
-    assert sizes[-1] <= sizes[1] + 2 * 16 * D * 8 * len(est._stream["filters"])
+    assert sizes[-1] <= sizes[1] + 2 * 16 * D * 8 * len(est._stream.filters)
     assert est.weights_.shape == (500,)
     batch = RobustPCA(n_components=1, contamination=0.1, random_state=0).fit(X)
     angle = subspace_angles(est.components_.T, batch.components_.T).max()
@@ -294,8 +292,8 @@ def test_partial_fit_stream():
 
 
 def test_partial_fit_under_dask_ml_incremental():
-    # DESIGN section 7: larger-than-memory data through dask-ml's Incremental,
-    # which feeds the blocks of a dask array to partial_fit in order.
+    # Larger-than-memory data through dask-ml's Incremental, which feeds the
+    # blocks of a dask array to partial_fit in order.
     da = pytest.importorskip("dask.array")
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X, _, params = _data(0.1, "stealth", n=10000, seed=1)
@@ -319,19 +317,18 @@ def test_partial_fit_under_dask_ml_incremental():
     )
 
 
-def _stored_arrays(obj, skip=("filters",)):
+def _stored_arrays(obj):
     """Every ndarray an estimator holds (its attributes and the stream state)."""
     if isinstance(obj, np.ndarray):
         yield obj
     elif isinstance(obj, dict):
-        for key, value in obj.items():
-            if key not in skip:
-                yield from _stored_arrays(value, skip)
+        for value in obj.values():
+            yield from _stored_arrays(value)
     elif isinstance(obj, (list, tuple)):
         for value in obj:
-            yield from _stored_arrays(value, skip)
-    elif isinstance(obj, RobustPCA):
-        yield from _stored_arrays(vars(obj), skip)
+            yield from _stored_arrays(value)
+    elif type(obj).__module__.startswith("sklearn_spectral."):
+        yield from _stored_arrays(vars(obj))
 
 
 def test_partial_fit_many_small_calls_are_buffered():
@@ -350,10 +347,10 @@ def test_partial_fit_many_small_calls_are_buffered():
     for i in range(1, 1000):
         est.partial_fit(X[10 * i : 10 * (i + 1)])
         st = est._stream
-        assert st["n_buffered"] < threshold
-        assert st["buffer"] is None or st["buffer"].shape[0] <= threshold
-        sizes.append(sum(a.nbytes for a in _stored_arrays(est, skip=())))
-        n_filters.append(len(st["filters"]))
+        assert st.n_buffered < threshold
+        assert st.buffer is None or st.buffer.shape[0] <= threshold
+        sizes.append(sum(a.nbytes for a in _stored_arrays(est)))
+        n_filters.append(len(st.filters))
     assert est.n_samples_seen_ == 10000
     assert _captured(est.components_, params) >= 0.95
     # the batches are those of 20 calls of 500 rows: the same fit exactly
@@ -385,9 +382,9 @@ def test_partial_fit_uneven_calls_float32():
     bounds = np.r_[0, bounds[bounds < X.shape[0]], X.shape[0]]
     for a, b in zip(bounds[:-1], bounds[1:]):
         est.partial_fit(X[a:b])
-        assert est._stream["n_buffered"] < 500
+        assert est._stream.n_buffered < 500
     assert min(batches) >= 500
-    assert sum(batches) + est._stream["n_buffered"] == X.shape[0]
+    assert sum(batches) + est._stream.n_buffered == X.shape[0]
     assert est.components_.dtype == np.float32
     assert est.mean_.dtype == np.float32
     assert _captured(est.components_, params) >= 0.95
@@ -421,7 +418,7 @@ def test_partial_fit_provisional_state():
     ref = RobustPCA(n_components=2, contamination=0.05, random_state=0).fit(X[:1000])
     np.testing.assert_array_equal(est.components_, ref.components_)
     np.testing.assert_array_equal(est.weights_, ref.weights_)
-    assert est._stream["n_buffered"] == 0
+    assert est._stream.n_buffered == 0
 
 
 def _spiked_rows(n, d, spikes, eps, seed):
@@ -450,11 +447,11 @@ def test_partial_fit_high_dimension_low_rank_no_d_by_d():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert est._stream["lowrank"]
+    assert est._stream.low_rank
     assert peak < d * d * 8  # one d x d float64 array alone would reach it
-    arrays = list(_stored_arrays(est, skip=()))
+    arrays = list(_stored_arrays(est))
     assert max(a.size for a in arrays) <= max(k + 10, 16) * d
-    assert est._stream["Vt"].shape == (k + 10, d)
+    assert est._stream.Vt.shape == (k + 10, d)
     # robust: PCA of all rows takes the outlier direction, the stream does not
     pca = PCA(n_components=1, svd_solver="randomized", random_state=0).fit(X)
     assert subspace_angles(pca.components_.T, U[:1].T).max() > 1.0
@@ -472,13 +469,13 @@ def test_dense_path_eigsh_above_1000_features(monkeypatch):
     # d > 1000: Lanczos (eigsh) on the dense moment; clean data certified in
     # round 1 reproduce PCA(svd_solver='covariance_eigh')
     calls = []
-    lanczos = _robust_pca._lanczos_top
+    lanczos = _robust_moments._lanczos_top
 
     def spy(matmat, d, V, count, v0):
         calls.append((V.shape[1], count))
         return lanczos(matmat, d, V, count, v0)
 
-    monkeypatch.setattr(_robust_pca, "_lanczos_top", spy)
+    monkeypatch.setattr(_robust_moments, "_lanczos_top", spy)
     X, _, _ = _data(0.0, n=3000, d=1100, seed=0, spike=[8.0, 5.0], n_spikes=2)
     est = RobustPCA(n_components=2, solver="dense", random_state=0).fit(X)
     assert calls
@@ -497,13 +494,13 @@ def test_dense_path_eigsh_matches_eigh_with_deflation(monkeypatch):
     # outliers between lambda_1 and lambda_2: filtering inside the complement
     # of the first component (eigsh on P B P) matches the eigh path
     calls = []
-    lanczos = _robust_pca._lanczos_top
+    lanczos = _robust_moments._lanczos_top
 
     def spy(matmat, d, V, count, v0):
         calls.append(V.shape[1])
         return lanczos(matmat, d, V, count, v0)
 
-    monkeypatch.setattr(_robust_pca, "_lanczos_top", spy)
+    monkeypatch.setattr(_robust_moments, "_lanczos_top", spy)
     X, _, _ = _data(
         0.1, "stealth", n=3000, d=1100, seed=1, spike=[12.0, 9.0, 6.0],
         n_spikes=3, strength=0.79,
@@ -511,7 +508,7 @@ def test_dense_path_eigsh_matches_eigh_with_deflation(monkeypatch):
     kw = dict(n_components=3, solver="dense", random_state=0)
     lanczos_fit = RobustPCA(**kw).fit(X)
     assert lanczos_fit.n_iter_ > 1 and max(calls) >= 1
-    monkeypatch.setattr(_robust_pca, "_EIGH_MAX_FEATURES", 10**9)
+    monkeypatch.setattr(_robust_moments, "_EIGH_MAX_FEATURES", 10**9)
     calls.clear()
     eigh_fit = RobustPCA(**kw).fit(X)
     assert not calls
@@ -548,7 +545,9 @@ def test_sparse_matrix_free_matches_dense():
     mf = RobustPCA(n_components=2, random_state=0).fit(Xs)
     assert mf.n_iter_ == 1 and dense.n_iter_ == 1
     assert subspace_angles(dense.components_.T, mf.components_.T).max() < 1e-6
-    np.testing.assert_allclose(mf.explained_variance_, dense.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(
+        mf.explained_variance_, dense.explained_variance_, rtol=1e-6
+    )
     np.testing.assert_allclose(mf.mean_, dense.mean_, atol=1e-10)
     np.testing.assert_allclose(mf.transform(Xs), dense.transform(X), atol=1e-6)
     mf_dense = RobustPCA(n_components=2, solver="matrix_free", random_state=0).fit(X)

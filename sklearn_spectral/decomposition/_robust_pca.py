@@ -1,4 +1,8 @@
-"""Outlier-robust PCA by spectral filtering (Diakonikolas, Kane, Pensia, Pittas 2023)."""
+"""Outlier-robust PCA by spectral filtering.
+
+The filter of Diakonikolas, Kane, Pensia and Pittas (ICML 2023), with a
+sketched matrix-power score and a certificate on the returned directions.
+"""
 
 import copy
 import math
@@ -7,47 +11,35 @@ import warnings
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.stats import norm
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from ..utils.validation import check_min_samples
-from ._robust_pca_kernels import (
-    apply_stored_filter,
-    soft_filter,
-    weighted_upper_tail,
+from ..utils.validation import check_min_samples, message_prefix
+from ._robust_base import _BaseRobustPCA
+from ._robust_moments import (
+    _complement,
+    _dense_top,
+    _DenseMoments,
+    _MatrixFreeMoments,
+    _scaled_moment,
 )
+from ._robust_pca_kernels import soft_filter, weighted_upper_tail
+from ._robust_stream import _StreamState, _truncated_svd
 
 __all__ = ["RobustPCA"]
 
-_NAME = "RobustPCA"
-# Blocks of rows when X meets a d x d product (S2: about 2**21 entries, 1024 to
-# 16384 rows) or a d x p product (scores).
-_MOMENT_BLOCK_ELEMENTS = 1 << 21
-_SCORE_BLOCK = 65536
-# The coordinatewise median (conditioning only) is taken on at most this many rows.
+# The coordinatewise median (conditioning only) is taken on at most this many
+# rows, which is plenty for a shift that only needs to be near the data.
 _MEDIAN_ROWS = 5000
-# Dense moments: recompute S1, S2 after this many downdates.
-_MAX_DOWNDATES = 10
 # 'auto' uses the matrix-free path above this many features.
 _AUTO_DENSE_MAX_FEATURES = 4096
-# Dense path: top eigenpairs by LAPACK (eigh, subset_by_index) up to this many
-# features, by Lanczos (eigsh) above, when at most a tenth of the spectrum is
-# wanted (the sizes where a full tridiagonalisation costs more than Lanczos).
-_EIGH_MAX_FEATURES = 1000
-# Streaming batches hold at least ceil(_STREAM_BATCH_FACTOR / contamination) rows.
+# Streaming batches hold at least ceil(_STREAM_BATCH_FACTOR / contamination)
+# rows, so that each batch holds enough outliers for its own tail test.
 _STREAM_BATCH_FACTOR = 50.0
-# Rank of the incremental SVD that replaces S2 in matrix-free streaming: k + this.
-_STREAM_EXTRA_RANK = 10
 
 
 def _kappa(eps):
@@ -67,290 +59,27 @@ def _cut(eps, slack, n_rows):
     return kappa + _slack_value(slack, eps, n_rows) * (1.0 - kappa)
 
 
-def _sign_flip(components):
-    """PCA's sign rule (svd_flip, v-based): largest |entry| of each row positive."""
-    idx = np.argmax(np.abs(components), axis=1)
-    signs = np.sign(components[np.arange(components.shape[0]), idx])
-    signs[signs == 0] = 1.0
-    return components * signs[:, None]
+def _pair_rows(X, a, b):
+    """Differences of the paired rows, scaled to keep the inliers' covariance."""
+    return (X[a] - X[b]) * (1.0 / math.sqrt(2.0))
 
 
-def _lanczos_top(matmat, d, V, count, v0):
-    """Top ``count`` eigenpairs of ``P A P`` by Lanczos, ``P = I - V V^T``.
+def _row_weights(n_samples, w, pairs):
+    """Weights of the rows of ``X`` from those of the filtered rows (a copy).
 
-    ``matmat(U)`` returns ``A U`` for a (d, p) block. The start vector is
-    ``P v0``, so the result is a deterministic function of ``v0``. The Ritz
-    vectors are re-orthonormalised and rotated by a final Rayleigh-Ritz step.
+    With pairs, both rows of a pair take the pair's weight; a row left out of
+    the pairing keeps weight 1.
     """
-    j = V.shape[1]
-
-    def proj(U):
-        return U - V @ (V.T @ U) if j else U
-
-    def mv(u):
-        u = proj(np.asarray(u, dtype=np.float64).reshape(d, -1))
-        return proj(matmat(u))
-
-    op = LinearOperator((d, d), matvec=mv, matmat=mv, dtype=np.float64)
-    start = proj(v0[:, None])[:, 0]
-    evals, evecs = eigsh(op, k=count, which="LA", v0=start, tol=0)
-    order = np.argsort(-evals)
-    evecs = proj(evecs[:, order])
-    evecs, _ = linalg.qr(evecs, mode="economic")
-    # Rayleigh-Ritz on the returned basis keeps them eigenvectors.
-    small = evecs.T @ mv(evecs)
-    ev, R = linalg.eigh(0.5 * (small + small.T))
-    return ev[::-1], evecs @ R[:, ::-1]
+    if pairs is None:
+        return w.copy()
+    a, b = pairs
+    out = np.ones(n_samples)
+    out[a] = w
+    out[b] = w
+    return out
 
 
-def _dense_top(B, V, count, v0):
-    """Top ``count`` eigenpairs of a symmetric ``B`` on the complement of ``V``.
-
-    ``scipy.linalg.eigh(subset_by_index=...)`` on ``Q^T B Q`` (``Q`` an
-    orthonormal basis of the complement) up to ``_EIGH_MAX_FEATURES``
-    features; above, ``eigsh`` with start vector ``v0`` when ``count`` is at
-    most a tenth of the remaining dimension. Eigenvalues decrease.
-    """
-    d, j = B.shape[0], V.shape[1]
-    if d > _EIGH_MAX_FEATURES and count <= (d - j) // 10:
-        return _lanczos_top(lambda U: B @ U, d, V, count, v0)
-    if j:
-        Q = linalg.qr(V, mode="full")[0][:, j:]
-        Bq = Q.T @ B @ Q
-        Bq = 0.5 * (Bq + Bq.T)
-    else:
-        Q, Bq = None, B
-    m = Bq.shape[0]
-    evals, evecs = linalg.eigh(Bq, subset_by_index=[m - count, m - 1])
-    evals, evecs = evals[::-1], evecs[:, ::-1]
-    if Q is not None:
-        evecs = Q @ evecs
-    return evals, evecs
-
-
-class _Moments:
-    """Weighted first and second moments of the rows, and products with them.
-
-    Rows are ``x_i - c`` (``c`` a fixed shift taken for conditioning); the
-    weighted mean is ``m = S1 / W`` when centred, else 0, and
-    ``B = sum_i w_i (x_i - c - m)(x_i - c - m)^T / (W - 1)``.
-    """
-
-    def __init__(self, X, weights, shift, centered):
-        self.X = X
-        self.w = weights
-        self.c = shift
-        self.centered = centered
-        self.n, self.d = X.shape
-        self.is_sparse = sparse.issparse(X)
-
-    # ---- shared ---------------------------------------------------------
-    @property
-    def W(self):
-        return float(self.w.sum())
-
-    def _denom(self):
-        return max(self.W - 1.0, 1e-12)
-
-    def _row_blocks(self, size):
-        for start in range(0, self.n, size):
-            yield start, min(start + size, self.n)
-
-    def project(self, U):
-        """(x_i - c - m)^T U for every row: array (n, p), float64."""
-        off = (self.c + self.mean_shifted()) @ U
-        out = np.empty((self.n, U.shape[1]))
-        if self.is_sparse:
-            out[:] = self.X @ U
-        else:
-            for s, e in self._row_blocks(_SCORE_BLOCK):
-                out[s:e] = self.X[s:e] @ U
-        out -= off
-        return out
-
-    def projected_sqnorms(self, U):
-        """||U^T (x_i - c - m)||^2 for every row, in row blocks: array (n,)."""
-        if self.is_sparse:
-            P = self.project(U)
-            return np.einsum("ij,ij->i", P, P)
-        off = (self.c + self.mean_shifted()) @ U
-        out = np.empty(self.n)
-        for s, e in self._row_blocks(_SCORE_BLOCK):
-            P = self.X[s:e] @ U
-            P -= off
-            out[s:e] = np.einsum("ij,ij->i", P, P)
-        return out
-
-    def rows(self, idx):
-        """Shifted rows as a dense float64 array."""
-        Xr = self.X[idx]
-        if self.is_sparse:
-            return Xr.toarray() - self.c
-        return np.subtract(Xr, self.c, dtype=np.float64)
-
-
-class _DenseMoments(_Moments):
-    """S1, S2 kept in float64; B formed explicitly, downdated by changed rows."""
-
-    def __init__(self, X, weights, shift, centered):
-        super().__init__(X, weights, shift, centered)
-        self._recompute()
-
-    def _recompute(self):
-        d = self.d
-        self.S1 = np.zeros(d)
-        self.S2 = np.zeros((d, d))
-        w = self.w
-        if self.is_sparse:
-            Xw = sparse.diags(w) @ self.X
-            self.S1 = np.asarray(Xw.sum(axis=0)).ravel()
-            S2 = self.X.T @ Xw
-            self.S2 = S2.toarray() if sparse.issparse(S2) else np.asarray(S2)
-            # c is zero for sparse input
-        else:
-            rows = int(min(max(_MOMENT_BLOCK_ELEMENTS // max(self.d, 1), 1024), 16384))
-            for s, e in self._row_blocks(rows):
-                # one subtraction casts the block to float64 and shifts it
-                Xb = np.subtract(self.X[s:e], self.c, dtype=np.float64)
-                wb = w[s:e]
-                self.S1 += wb @ Xb
-                if not np.all(wb == 1.0):
-                    Xb *= np.sqrt(wb)[:, None]
-                self.S2 += Xb.T @ Xb  # SYRK
-        self.n_downdates = 0
-        self._B = None
-
-    def update(self, changed, delta):
-        if changed.size == 0:
-            return
-        if self.n_downdates >= _MAX_DOWNDATES or changed.size > self.n // 4:
-            self._recompute()
-            return
-        # weights only decrease: S2 -= Y^T Y with Y = sqrt(-delta) * rows (SYRK),
-        # gathered in blocks of changed rows
-        step = int(min(max(_MOMENT_BLOCK_ELEMENTS // max(self.d, 1), 1024), 16384))
-        for s in range(0, changed.size, step):
-            Xr = self.rows(changed[s : s + step])
-            dl = delta[s : s + step]
-            self.S1 += dl @ Xr
-            Xr *= np.sqrt(np.maximum(-dl, 0.0))[:, None]
-            self.S2 -= Xr.T @ Xr
-        self.n_downdates += 1
-        self._B = None
-
-    def mean_shifted(self):
-        if not self.centered:
-            return np.zeros(self.d)
-        return self.S1 / max(self.W, 1e-300)
-
-    def B(self):
-        if self._B is None:
-            W = self.W
-            if self.centered:
-                B = self.S2 - np.outer(self.S1, self.S1) / max(W, 1e-300)
-            else:
-                B = self.S2.copy()
-            B /= self._denom()
-            B = 0.5 * (B + B.T)
-            self._B = B
-        return self._B
-
-    def matmat(self, U):
-        return self.B() @ U
-
-    def trace(self):
-        return float(np.trace(self.B()))
-
-    def top(self, V, count, v0):
-        """Top ``count`` eigenpairs of B restricted to the complement of V."""
-        return _dense_top(self.B(), V, count, v0)
-
-
-class _MatrixFreeMoments(_Moments):
-    """Only products B U = (X~^T (w o X~ U) - W m m^T U) / (W - 1)."""
-
-    def __init__(self, X, weights, shift, centered):
-        super().__init__(X, weights, shift, centered)
-        # squared norms of the shifted rows, for tr B
-        if self.is_sparse:
-            self.sqnorms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-        else:
-            self.sqnorms = np.empty(self.n)
-            for s, e in self._row_blocks(_SCORE_BLOCK):
-                Xb = np.asarray(X[s:e], dtype=np.float64) - shift
-                self.sqnorms[s:e] = np.einsum("ij,ij->i", Xb, Xb)
-        self._refresh()
-
-    def _refresh(self):
-        self.S1 = self._rmatvec(self.w[:, None])[:, 0]
-
-    def _matvec(self, U):
-        """X~ U, (n, p)."""
-        if self.is_sparse:
-            out = np.asarray(self.X @ U)
-        else:
-            out = np.empty((self.n, U.shape[1]))
-            for s, e in self._row_blocks(_SCORE_BLOCK):
-                out[s:e] = self.X[s:e] @ U
-        out -= self.c @ U
-        return out
-
-    def _rmatvec(self, Y):
-        """X~^T Y, (d, p)."""
-        if self.is_sparse:
-            out = np.asarray(self.X.T @ Y)
-        else:
-            out = np.zeros((self.d, Y.shape[1]))
-            for s, e in self._row_blocks(_SCORE_BLOCK):
-                out += self.X[s:e].T @ Y[s:e]
-        out -= np.outer(self.c, Y.sum(axis=0))
-        return out
-
-    def update(self, changed, delta):
-        if changed.size:
-            self._refresh()
-
-    def mean_shifted(self):
-        if not self.centered:
-            return np.zeros(self.d)
-        return self.S1 / max(self.W, 1e-300)
-
-    def matmat(self, U):
-        U = np.asarray(U, dtype=np.float64)
-        Y = self._matvec(U)
-        Y *= self.w[:, None]
-        out = self._rmatvec(Y)
-        if self.centered:
-            m = self.mean_shifted()
-            out -= self.W * np.outer(m, m @ U)
-        return out / self._denom()
-
-    def trace(self):
-        tot = float(self.w @ self.sqnorms)
-        if self.centered:
-            m = self.mean_shifted()
-            tot -= self.W * float(m @ m)
-        return tot / self._denom()
-
-    def top(self, V, count, v0):
-        d, j = self.d, V.shape[1]
-        if count >= d - j - 1:
-            # Too many pairs for Lanczos: form the restricted matrix from d products.
-            B = self.matmat(np.eye(d))
-            B = 0.5 * (B + B.T)
-            if j:
-                Q = linalg.qr(V, mode="full")[0][:, j:]
-                Bq = Q.T @ B @ Q
-            else:
-                Q, Bq = None, B
-            m = Bq.shape[0]
-            evals, evecs = linalg.eigh(Bq, subset_by_index=[m - count, m - 1])
-            evals, evecs = evals[::-1], evecs[:, ::-1]
-            return evals, (Q @ evecs if Q is not None else evecs)
-        return _lanczos_top(self.matmat, d, V, count, v0)
-
-
-class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class RobustPCA(_BaseRobustPCA):
     """Principal component analysis that a fraction of outlying rows cannot hijack.
 
     A filter down-weights the rows that carry an abnormal share of the
@@ -365,42 +94,57 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     Parameters
     ----------
     n_components : int or None, default=None
-        Number of components; None keeps ``min(n_samples, n_features)``
-        (with ``partial_fit``: the rows of the first complete batch).
+        Number of components. None keeps ``min(n_samples, n_features)``
+        (with ``partial_fit``: the rows of the first complete batch), as
+        :class:`~sklearn.decomposition.PCA` does.
     contamination : float in (0, 0.25], default=0.1
         Upper bound on the fraction of outlying rows (at most 0.125 with
-        ``center='pairs'``). Too large a value is safe and only removes more
-        inliers; too small a value is detected by a multi-window check, which
+        ``center='pairs'``). The default covers data with up to a tenth of
+        outliers: too large a value is safe and only removes more inliers,
+        while too small a value is detected by a multi-window check, which
         warns and sets ``certified_`` to False.
     center : {True, False, 'pairs'}, default=True
         True: the mean is the weighted mean of the kept rows, updated every
         round. 'pairs': work on differences of randomly paired rows (zero
         mean, contamination doubled). False: the data are already centred.
+        True is the default because the inliers' mean is rarely known and
+        the weighted mean follows the kept rows.
     solver : {'auto', 'dense', 'matrix_free'}, default='auto'
         'dense' keeps the ``d x d`` weighted moments and downdates only the
         rows whose weight changed; 'matrix_free' uses products with ``X`` only
         (sparse ``X`` is never densified). 'auto' picks 'matrix_free' for
-        sparse ``X`` or more than 4096 features.
+        sparse ``X`` or more than 4096 features, where a ``d x d`` array
+        would densify ``X`` or outweigh the data.
     power_iterations : int, default=16
-        Depth ``q`` of the matrix-power scores (0 is norm trimming).
+        Depth ``q`` of the matrix-power scores (0 is norm trimming). The
+        default concentrates the scores on the top eigendirections of the
+        weighted moment, so that outliers spread over several directions are
+        removed in a few rounds.
     sketch_size : int, default=16
-        Rows ``b`` of the Gaussian sketch of the matrix power.
+        Rows ``b`` of the Gaussian sketch of the matrix power. The default
+        sees outliers spread over several directions in one round, at the
+        cost of ``b`` columns in each product with the moment.
     max_rounds : int, default=50
         Cap on filter rounds; reaching it raises a ``ConvergenceWarning``.
+        The default only stops fits that do not converge: a certified fit
+        needs far fewer rounds.
     slack : float >= 0 or 'auto', default='auto'
-        Allowance on the body share ``1 - kappa`` of the tail test; 'auto' is
-        ``0.25 * eps * ln(1 / eps) + 1.5 / sqrt(n_rows)``.
+        Allowance on the body share ``1 - kappa`` of the tail test. 'auto' is
+        ``0.25 * eps * ln(1 / eps) + 1.5 / sqrt(n_rows)``, which grows with
+        the sampling error of the tail share, so that clean Gaussian rows
+        pass the test.
     components_strategy : {'deflation', 'final_weights'}, default='deflation'
         'deflation' certifies every component (filtering inside the
         complement of the previous ones); 'final_weights' certifies the first
         one only and takes the others from the final weighted moment (cheaper;
-        a failed tail test along one of them warns).
+        a failed tail test along one of them warns). 'deflation' is the
+        default because it is the one that certifies every component.
     random_state : int, RandomState instance or None, default=None
         Seeds the sketches, the pairing and the Lanczos start vector; drawn
-        once per fit.
+        once per fit. Pass an int for reproducible results.
     verbose : int, default=0
         Print round, removed weight, tail share against the cut and top
-        eigenvalue.
+        eigenvalue; 0 prints nothing.
 
     Attributes
     ----------
@@ -499,6 +243,7 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     (2000, 1)
     """
 
+
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "contamination": [Interval(numbers.Real, 0, 0.25, closed="right")],
@@ -540,23 +285,34 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ fit
-    def _check_settings(self, X):
-        n, d = X.shape
+    # ------------------------------------------------------------- settings
+    def _filter_eps(self):
+        """Contamination of the filtered rows (doubled by pairing)."""
+        return float(self.contamination) * (2.0 if self.center == "pairs" else 1.0)
+
+    def _min_rows(self):
+        """Rows a fit needs: enough for one outlier at ``contamination``."""
         eps = float(self.contamination)
         if self.center == "pairs":
-            if eps > 0.125:
-                raise ValueError(
-                    f"{_NAME}: contamination must be in (0, 0.125] with "
-                    f"center='pairs' (pairs double it), got {eps}."
-                )
-            min_rows = 2 * math.ceil(1.0 / (2.0 * eps))
-        else:
-            min_rows = math.ceil(1.0 / eps - 1e-9)
+            return 2 * math.ceil(1.0 / (2.0 * eps))
+        return math.ceil(1.0 / eps - 1e-9)
+
+    def _check_pairs_contamination(self):
+        eps = float(self.contamination)
+        if self.center == "pairs" and eps > 0.125:
+            raise ValueError(
+                f"{message_prefix(self)}contamination must be in (0, 0.125] with "
+                f"center='pairs' (pairs double it), got {eps}."
+            )
+
+    def _check_settings(self, X):
+        """Check the settings against the rows of ``X``; return n_components."""
+        self._check_pairs_contamination()
+        n, d = X.shape
         check_min_samples(
             n,
-            max(min_rows, 2),
-            estimator_name=_NAME,
+            max(self._min_rows(), 2),
+            estimator_name=type(self).__name__,
             reason=f"for contamination={self.contamination}",
         )
         k = self.n_components
@@ -565,8 +321,8 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             k = limit
         elif k > limit:
             raise ValueError(
-                f"{_NAME}: n_components={k} must be at most min(n_samples, "
-                f"n_features) = {limit}."
+                f"{message_prefix(self)}n_components={k} must be at most "
+                f"min(n_samples, n_features) = {limit}."
             )
         return k
 
@@ -583,7 +339,7 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             n = X.shape[0]
             perm = rng.permutation(n)
             a, b = perm[0 : 2 * (n // 2) : 2], perm[1 : 2 * (n // 2) : 2]
-            Y = (X[a] - X[b]) * (1.0 / math.sqrt(2.0))
+            Y = _pair_rows(X, a, b)
             if sparse.issparse(Y):
                 Y = Y.tocsr()
             else:
@@ -597,6 +353,7 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             return X, shift, None
         return X, np.zeros(X.shape[1]), None
 
+    # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the robust principal subspace.
@@ -627,25 +384,41 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         rng = check_random_state(self.random_state)
         if hasattr(self, "_stream"):
             del self._stream
-        self._fit_batch(X, k, rng)
+        self._fit_rows(X, k, rng, self._choose_solver(X))
         self.n_samples_seen_ = X.shape[0]
         return self
 
-    def _fit_batch(self, X, k, rng, weights=None):
-        """Run the filter on X and set the fitted attributes; returns the state."""
-        dtype = X.dtype
-        solver = self._choose_solver(X)
-        rows, shift, pairs = self._prepare_rows(X, rng)
+    def _fit_rows(self, X, k, rng, solver, *, weights=None, pairs=None, filters=None):
+        """Run the filter on the rows of X and set the fitted attributes.
+
+        ``weights`` are the starting weights of the filtered rows (ones by
+        default) and ``pairs`` a pairing to reuse (drawn from ``rng`` with
+        ``center='pairs'`` when None). The filter rounds are appended to
+        ``filters`` when given.
+
+        Returns
+        -------
+        rows : {ndarray, sparse matrix}
+            The filtered rows (``X`` itself, or the pair differences).
+        mom : _Moments
+            Their final weighted moments.
+        v0 : ndarray of shape (n_features,)
+            The eigensolver's start vector.
+        pairs : tuple of two ndarray, or None
+            The pairing.
+        """
+        if pairs is None:
+            rows, shift, pairs = self._prepare_rows(X, rng)
+        else:
+            rows, shift = _pair_rows(X, *pairs), np.zeros(X.shape[1])
         n_rows, d = rows.shape
-        eps = float(self.contamination) * (2.0 if pairs is not None else 1.0)
         w = np.ones(n_rows) if weights is None else np.array(weights, dtype=np.float64)
-        centered = self.center is True
         Mom = _DenseMoments if solver == "dense" else _MatrixFreeMoments
-        mom = Mom(rows, w, shift, centered)
+        mom = Mom(rows, w, shift, self.center is True)
         v0 = rng.uniform(-1.0, 1.0, size=d)
-        result = self._filter(mom, k, eps, n_rows, rng, v0)
-        self._set_attributes(X, mom, result, pairs, dtype, k)
-        return mom, result
+        result = self._filter(mom, k, self._filter_eps(), n_rows, rng, v0, filters)
+        self._set_attributes(X, mom, result, pairs, k)
+        return rows, mom, v0, pairs
 
     def _tail_share(self, s, w, eps):
         W = float(w.sum())
@@ -654,7 +427,14 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         return tail / total if total > 0 else 0.0
 
     def _filter(self, mom, k, eps, n_rows, rng, v0, filters=None):
-        """The filter loop of the spec; returns (V, rounds, certified)."""
+        """The filter loop; returns (V, rounds, certified).
+
+        For each component in turn, the top eigenvector of the weighted
+        moment (on the complement of the components found so far) is tested;
+        while its tail share exceeds the cut, one filter round down-weights
+        the rows with large sketched matrix-power scores. ``mom.w`` is
+        updated in place.
+        """
         d = mom.d
         cut = _cut(eps, self.slack, n_rows)
         w = mom.w
@@ -667,7 +447,8 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         deflation = self.components_strategy == "deflation"
         for j in range(k):
             while True:
-                if cache is None or cache[0] != state or cache[1] + cache[2].shape[1] <= j:
+                stale = cache is None or cache[0] != state
+                if stale or cache[1] + cache[2].shape[1] <= j:
                     _, evecs = mom.top(V, min(k - j, d - j), v0)
                     cache = [state, j, evecs, None]
                 v = cache[2][:, j - cache[1]]
@@ -682,25 +463,18 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
                 if self.verbose:
                     W = float(w.sum())
                     top = float(v @ mom.matmat(v[:, None])[:, 0])
-                    print(
-                        f"[{_NAME}] component {j + 1} round {rounds}: removed weight "
+                    self._print_progress(
+                        f"component {j + 1} round {rounds}: removed weight "
                         f"{(n_rows - W) / n_rows:.4f}, tail share {T:.4f} "
                         f"(cut {cut:.4f}), top eigenvalue {top:.4g}"
                     )
                 if T <= cut:
                     break
                 # ---- one filter round: sketched matrix-power scores
-                G = rng.standard_normal((d, self.sketch_size))
-                if V.shape[1]:
-                    G -= V @ (V.T @ G)
-                Z = G
+                Z = _complement(V, rng.standard_normal((d, self.sketch_size)))
                 Z /= max(linalg.norm(Z), 1e-300)
                 for _ in range(self.power_iterations):
-                    if V.shape[1]:
-                        Z = Z - V @ (V.T @ Z)
-                    Z = mom.matmat(Z)
-                    if V.shape[1]:
-                        Z -= V @ (V.T @ Z)
+                    Z = _complement(V, mom.matmat(_complement(V, Z)))
                     Z /= max(linalg.norm(Z), 1e-300)
                 m_shift = mom.c + mom.mean_shifted()
                 tau = mom.projected_sqnorms(Z)
@@ -709,8 +483,8 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
                 if not tau_max > thr:
                     certified, filtering = False, False
                     warnings.warn(
-                        f"{_NAME}: the filter scores are flat (largest equals the "
-                        "threshold); stopping without a certificate.",
+                        f"{message_prefix(self)}the filter scores are flat (largest "
+                        "equals the threshold); stopping without a certificate.",
                         UserWarning,
                     )
                     break
@@ -724,24 +498,23 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
                 if removed > 4.0 * eps:
                     certified, filtering = False, False
                     warnings.warn(
-                        f"{_NAME}: the filter removed {removed:.3f} of the weight, "
-                        f"more than 4 * contamination = {4 * eps:.3f}: contamination "
-                        "is too small or the inliers are far from Gaussian; "
-                        "stopping without a certificate.",
+                        f"{message_prefix(self)}the filter removed {removed:.3f} of "
+                        f"the weight, more than 4 * contamination = {4 * eps:.3f}: "
+                        "contamination is too small or the inliers are far from "
+                        "Gaussian; stopping without a certificate.",
                         UserWarning,
                     )
                     continue
                 if rounds >= self.max_rounds:
                     certified, filtering = False, False
                     warnings.warn(
-                        f"{_NAME}: reached max_rounds={self.max_rounds} filter "
-                        "rounds without a certificate; increase max_rounds.",
+                        f"{message_prefix(self)}reached max_rounds={self.max_rounds} "
+                        "filter rounds without a certificate; increase max_rounds.",
                         ConvergenceWarning,
                     )
                     continue
             V = np.hstack([V, v[:, None]])
 
-        # ---- tail tests after the loop
         if filtering:
             if cache is not None and cache[0] == state and cache[3] is not None:
                 j0 = cache[1]
@@ -753,75 +526,70 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             else:
                 S = mom.project(V)
                 S *= S
-            if not deflation:
-                for j in range(1, V.shape[1]):
-                    if self._tail_share(S[:, j], w, eps) > cut:
-                        certified = False
-                        warnings.warn(
-                            f"{_NAME}: component {j + 1} fails the tail test with "
-                            "components_strategy='final_weights' (an outlier "
-                            "direction may be kept); use 'deflation'.",
-                            UserWarning,
-                        )
-                        break
-            e2 = 2.0 * eps
-            alarm = False
-            # The components were picked for their variance, so on clean data
-            # their tails run slightly heavier than a fixed direction's (the
-            # second one, a top noise direction, exceeded the plain cut in
-            # ~3% of clean fits, by at most 0.003; real alarms exceed it by
-            # 0.1 or more): the wider windows get twice the slack.
-            while e2 <= 0.25 + 1e-12 and not alarm:
-                slack2 = 2.0 * _slack_value(self.slack, e2, n_rows)
-                cut2 = _cut(e2, slack2, n_rows)
-                for j in range(V.shape[1]):
-                    if self._tail_share(S[:, j], w, e2) > cut2:
-                        alarm = True
-                        break
-                e2 *= 2.0
-            if alarm:
-                certified = False
-                warnings.warn(
-                    f"{_NAME}: the tail test fails at a wider window: the "
-                    "contamination looks larger than the parameter "
-                    f"contamination={self.contamination}.",
-                    UserWarning,
-                )
+            certified = self._final_tail_tests(S, w, eps, n_rows, cut, deflation)
         return V, rounds, certified
 
-    def _set_attributes(self, X, mom, result, pairs, dtype, k):
+    def _final_tail_tests(self, S, w, eps, n_rows, cut, deflation):
+        """Tail tests of the returned components; False (and a warning) on failure.
+
+        ``S`` holds the squared projections of the rows on the components.
+        Without deflation, the components after the first are tested at
+        ``contamination``; all of them are then tested at the wider windows
+        ``2 eps, 4 eps, ...`` up to 0.25, which catch a contamination larger
+        than the parameter.
+        """
+        certified = True
+        if not deflation:
+            for j in range(1, S.shape[1]):
+                if self._tail_share(S[:, j], w, eps) > cut:
+                    certified = False
+                    warnings.warn(
+                        f"{message_prefix(self)}component {j + 1} fails the tail "
+                        "test with components_strategy='final_weights' (an outlier "
+                        "direction may be kept); use 'deflation'.",
+                        UserWarning,
+                    )
+                    break
+        e2 = 2.0 * eps
+        alarm = False
+        # The components were picked for their variance, so on clean data
+        # their tails run slightly heavier than a fixed direction's: the wider
+        # windows get twice the slack.
+        while e2 <= 0.25 + 1e-12 and not alarm:
+            slack2 = 2.0 * _slack_value(self.slack, e2, n_rows)
+            cut2 = _cut(e2, slack2, n_rows)
+            for j in range(S.shape[1]):
+                if self._tail_share(S[:, j], w, e2) > cut2:
+                    alarm = True
+                    break
+            e2 *= 2.0
+        if alarm:
+            certified = False
+            warnings.warn(
+                f"{message_prefix(self)}the tail test fails at a wider window: the "
+                "contamination looks larger than the parameter "
+                f"contamination={self.contamination}.",
+                UserWarning,
+            )
+        return certified
+
+    def _set_attributes(self, X, mom, result, pairs, k):
+        """Fitted attributes of a batch fit from its final moments."""
         V, rounds, certified = result
-        BV = mom.matmat(V)
-        M = V.T @ BV
+        # Rayleigh-Ritz on span(V): the components are eigenvectors of the
+        # final weighted moment restricted to the certified subspace
+        M = V.T @ mom.matmat(V)
         evals, R = linalg.eigh(0.5 * (M + M.T))
         evals, R = evals[::-1], R[:, ::-1]
-        comps = _sign_flip((V @ R).T)
-        evals = np.clip(evals, 0.0, None)
-        total = mom.trace()
-        d = X.shape[1]
-        w = mom.w
+        weights = _row_weights(X.shape[0], mom.w, pairs)
         if pairs is not None:
-            a, b = pairs
-            weights = np.ones(X.shape[0])
-            weights[a] = w
-            weights[b] = w
-            wsum = weights.sum()
-            mean = np.asarray(weights @ X).ravel() / max(wsum, 1e-300)
+            mean = np.asarray(weights @ X).ravel() / max(weights.sum(), 1e-300)
         else:
-            weights = w.copy()
             mean = mom.c + mom.mean_shifted()
-        self.components_ = comps.astype(dtype, copy=False)
-        self.explained_variance_ = evals.astype(dtype, copy=False)
-        ratio = evals / total if total > 0 else np.zeros_like(evals)
-        self.explained_variance_ratio_ = ratio.astype(dtype, copy=False)
-        noise = (total - evals.sum()) / (d - k) if k < d else 0.0
-        self.noise_variance_ = float(max(noise, 0.0))
-        self.mean_ = np.asarray(mean, dtype=dtype)
-        self.weights_ = weights.astype(dtype, copy=False)
-        self.support_ = weights >= 0.5
+        self.n_components_ = k
+        self._set_spectrum(evals, V @ R, mom.trace(), mean, weights, X.dtype)
         self.n_iter_ = 1 + rounds
         self.certified_ = bool(certified)
-        self.n_components_ = k
 
     # ------------------------------------------------------------- streaming
     def _stream_batch_rows(self):
@@ -837,16 +605,11 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     def _check_stream_settings(self, n_features):
         """Checks of the first partial_fit call that do not depend on its rows."""
-        eps = float(self.contamination)
-        if self.center == "pairs" and eps > 0.125:
-            raise ValueError(
-                f"{_NAME}: contamination must be in (0, 0.125] with "
-                f"center='pairs' (pairs double it), got {eps}."
-            )
+        self._check_pairs_contamination()
         if self.n_components is not None and self.n_components > n_features:
             raise ValueError(
-                f"{_NAME}: n_components={self.n_components} must be at most "
-                f"n_features = {n_features}."
+                f"{message_prefix(self)}n_components={self.n_components} must be "
+                f"at most n_features = {n_features}."
             )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -894,16 +657,10 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         )
         if first:
             self._check_stream_settings(X.shape[1])
-            self._stream = dict(
+            self._stream = _StreamState(
                 rng=check_random_state(self.random_state),
-                filters=[],
-                restarts=0,
                 batch_rows=self._stream_batch_rows(),
-                buffer=None,
-                n_buffered=0,
-                provisional_rows=0,
-                started=False,
-                lowrank=self._choose_solver(X) == "matrix_free",
+                low_rank=self._choose_solver(X) == "matrix_free",
             )
             self.n_samples_seen_ = 0
         st = self._stream
@@ -911,32 +668,15 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self.n_samples_seen_ += n
         if n == 0:
             return self
-        nb = st["n_buffered"]
-        if nb + n >= st["batch_rows"]:
-            batch = X if nb == 0 else np.concatenate([st["buffer"][:nb], X])
-            st["n_buffered"] = 0
+        if st.n_buffered + n >= st.batch_rows:
+            batch = X if st.n_buffered == 0 else np.concatenate([st.buffered(), X])
+            st.n_buffered = 0
             self._stream_batch(batch)
             return self
-        self._buffer_rows(X)
-        if not st["started"]:
+        st.append(X)
+        if not st.started:
             self._provisional_fit()
         return self
-
-    def _buffer_rows(self, X):
-        """Append rows to the buffer, grown geometrically up to batch_rows."""
-        st = self._stream
-        nb, n = st["n_buffered"], X.shape[0]
-        buf = st["buffer"]
-        dtype = X.dtype if buf is None else np.result_type(buf.dtype, X.dtype)
-        if buf is None or buf.shape[0] < nb + n or buf.dtype != dtype:
-            size = nb + n if buf is None else max(nb + n, 2 * buf.shape[0])
-            size = min(max(size, 64), st["batch_rows"])
-            new = np.empty((size, X.shape[1]), dtype=dtype)
-            if nb:
-                new[:nb] = buf[:nb]
-            st["buffer"] = buf = new
-        buf[nb : nb + n] = X
-        st["n_buffered"] = nb + n
 
     def _provisional_fit(self):
         """Batch fit of the buffered rows (before the first complete batch).
@@ -947,335 +687,108 @@ class RobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         same result whatever the calls before it.
         """
         st = self._stream
-        nb = st["n_buffered"]
-        if nb < 2 * st["provisional_rows"]:
+        nb = st.n_buffered
+        if nb < 2 * st.provisional_rows:
             return
-        eps = float(self.contamination)
-        if self.center == "pairs":
-            min_rows = 2 * math.ceil(1.0 / (2.0 * eps))
-        else:
-            min_rows = math.ceil(1.0 / eps - 1e-9)
-        d = st["buffer"].shape[1]
+        d = st.buffer.shape[1]
         k = min(nb, d) if self.n_components is None else self.n_components
-        if nb < max(min_rows, 2) or k > nb:
+        if nb < max(self._min_rows(), 2) or k > nb:
             return
-        self._fit_batch(st["buffer"][:nb], k, copy.deepcopy(st["rng"]))
-        st["provisional_rows"] = nb
+        rows = st.buffered()
+        self._fit_rows(rows, k, copy.deepcopy(st.rng), self._choose_solver(rows))
+        st.provisional_rows = nb
 
     def _stream_batch(self, X):
         """Process one complete batch (at least batch_rows rows)."""
         st = self._stream
-        if not st["started"]:
+        if not st.started:
             k = self._check_settings(X)
             self._restart_stream(X, k, weights=None, pairs=None)
-            st["started"] = True
-            st["buffer"] = None  # refilled lazily, at most batch_rows rows
-            st["provisional_rows"] = 0
+            st.started = True
+            st.buffer = None  # refilled lazily, at most batch_rows rows
+            st.provisional_rows = 0
             return
         k = self.n_components_
-        paired = self.center == "pairs"
         centered = self.center is True
-        eps = float(self.contamination) * (2.0 if paired else 1.0)
-        rows, _, pairs = self._prepare_rows(X, st["rng"])
-        Xs = np.subtract(rows, st["shift"], dtype=np.float64)
-        # weights of the new rows under the stored filter rounds
-        w = np.ones(Xs.shape[0])
-        for Zt, mt, thr, tmax in st["filters"]:
-            P = Xs @ Zt.T
-            P -= (mt - st["shift"]) @ Zt.T
-            apply_stored_filter(P, thr, tmax, w)
-        np.clip(w, 0.0, 1.0, out=w)
+        eps = self._filter_eps()
+        rows, _, pairs = self._prepare_rows(X, st.rng)
+        Xs = np.subtract(rows, st.shift, dtype=np.float64)
+        w = st.weights_under_filters(Xs)
         # tentative moments with the batch added, and their top direction
-        if st["lowrank"]:
-            new = self._lowrank_merge(Xs, w, centered, k)
+        if st.low_rank:
+            new = st.low_rank_merge(Xs, w, centered, k)
             v = new["Vt"][0]
         else:
-            S1 = st["S1"] + w @ Xs
-            S2 = st["S2"] + (Xs * w[:, None]).T @ Xs
-            W = st["W"] + float(w.sum())
-            new = dict(S1=S1, S2=S2, W=W)
-            B = self._dense_stream_B(new)
-            v = _dense_top(B, np.zeros((B.shape[0], 0)), 1, st["v0"])[1][:, 0]
+            new = dict(
+                S1=st.S1 + w @ Xs,
+                S2=st.S2 + (Xs * w[:, None]).T @ Xs,
+                W=st.W + float(w.sum()),
+            )
+            B = _scaled_moment(new["S1"], new["S2"], new["W"], centered)
+            v = _dense_top(B, np.zeros((B.shape[0], 0)), 1, st.v0)[1][:, 0]
         s = Xs @ v
         if centered:
             s -= (new["S1"] / new["W"]) @ v
         s *= s
         cut = _cut(eps, self.slack, Xs.shape[0])
         if Xs.shape[0] and self._tail_share(s, w, eps) <= cut:
-            row_w = self._row_weights(X, w, pairs)
-            st.update(new)
-            st["R1"] = st["R1"] + row_w @ np.asarray(X, dtype=np.float64)
-            st["RW"] = st["RW"] + float(row_w.sum())
+            row_w = _row_weights(X.shape[0], w, pairs)
+            st.commit(new)
+            st.R1 = st.R1 + row_w @ np.asarray(X, dtype=np.float64)
+            st.RW = st.RW + float(row_w.sum())
             self._stream_attributes(X.dtype, row_w)
             return
         if self.verbose:
-            print(f"[{_NAME}] partial_fit: batch failed the tail test; restarting.")
-        st["restarts"] += 1
+            self._print_progress("partial_fit: batch failed the tail test; restarting.")
         if min(X.shape) < k or X.shape[0] < 2:
             return
         self._restart_stream(X, k, weights=w, pairs=pairs)
 
-    @staticmethod
-    def _row_weights(X, w, pairs):
-        if pairs is None:
-            return w
-        a, b = pairs
-        out = np.ones(X.shape[0])
-        out[a] = w
-        out[b] = w
-        return out
-
-    def _dense_stream_B(self, state):
-        W = state["W"]
-        if self.center is True:
-            B = state["S2"] - np.outer(state["S1"], state["S1"]) / max(W, 1e-300)
-        else:
-            B = state["S2"].copy()
-        B /= max(W - 1.0, 1e-12)
-        return 0.5 * (B + B.T)
-
-    def _lowrank_merge(self, Xs, w, centered, k):
-        """Incremental SVD: the stream's rank-r scatter plus weighted rows.
-
-        The weighted scatter ``C = sum_i w_i (x_i - m)(x_i - m)^T`` (``m = 0``
-        unless centred) is kept as ``Vt^T diag(sv**2) Vt`` with ``r = k + 10``
-        rows, plus its exact trace. Adding rows with weights ``w`` (mean
-        ``m_b``, weight ``W_b``) stacks ``diag(sv) Vt``, the rows
-        ``sqrt(w_i) (x_i - m_b)`` and ``sqrt(W W_b / (W + W_b)) (m - m_b)``
-        and truncates their thin SVD, as IncrementalPCA does; no ``d x d``
-        array is formed.
-        """
-        st = self._stream
-        keep = w > 0
-        Y = Xs[keep]
-        wk = w[keep]
-        Wb = float(wk.sum())
-        out = dict(S1=st["S1"] + wk @ Y, W=st["W"] + Wb)
-        if Wb <= 0:
-            out.update(sv=st["sv"], Vt=st["Vt"], trC=st["trC"])
-            return out
-        blocks = [st["sv"][:, None] * st["Vt"]]
-        # Y is a copy (boolean indexing): centre and scale it in place
-        if centered:
-            mb = (wk @ Y) / Wb
-            Y -= mb
-            Y *= np.sqrt(wk)[:, None]
-            extra = math.sqrt(st["W"] * Wb / out["W"]) * (st["S1"] / st["W"] - mb)
-            blocks += [Y, extra[None, :]]
-            trC = st["trC"] + float(np.einsum("ij,ij->", Y, Y)) + float(extra @ extra)
-        else:
-            Y *= np.sqrt(wk)[:, None]
-            blocks.append(Y)
-            trC = st["trC"] + float(np.einsum("ij,ij->", Y, Y))
-        del Y
-        sv, Vt = self._truncated_svd(np.vstack(blocks), k)
-        out.update(sv=sv, Vt=Vt, trC=trC)
-        return out
-
-    @staticmethod
-    def _truncated_svd(A, k):
-        """Top ``k + 10`` singular values and right vectors of ``A`` (m, d).
-
-        For a wide ``A`` (m <= d, the streaming case) the left vectors come
-        from the ``m x m`` Gram matrix (one SYRK, ``m**2 d``), and the small
-        ``r x d`` block ``U^T A`` is then decomposed exactly; no ``d x d`` or
-        full ``m x d`` factorisation is formed.
-        """
-        m, d = A.shape
-        r = min(k + _STREAM_EXTRA_RANK, m, d)
-        if m <= d:
-            G = A @ A.T
-            _, U = linalg.eigh(0.5 * (G + G.T), subset_by_index=[m - r, m - 1])
-            A = U.T @ A
-        _, sv, Vt = linalg.svd(A, full_matrices=False, check_finite=False)
-        return sv[:r].copy(), np.ascontiguousarray(Vt[:r])
-
     def _restart_stream(self, X, k, weights, pairs):
         """Batch fit of X (recording its filter rounds); moments restart from it."""
         st = self._stream
-        rng = st["rng"]
-        if pairs is None:
-            rows, shift, pairs = self._prepare_rows(X, rng)
-        else:  # reuse the pairing the weights were computed on
-            a, b = pairs
-            rows = (X[a] - X[b]) * (1.0 / math.sqrt(2.0))
-            shift = np.zeros(X.shape[1])
-        n_rows, d = rows.shape
-        eps = float(self.contamination) * (2.0 if pairs is not None else 1.0)
-        w = np.ones(n_rows) if weights is None else np.array(weights, dtype=np.float64)
-        centered = self.center is True
-        Mom = _MatrixFreeMoments if st["lowrank"] else _DenseMoments
-        mom = Mom(rows, w, shift, centered)
-        v0 = rng.uniform(-1.0, 1.0, size=d)
-        result = self._filter(mom, k, eps, n_rows, rng, v0, filters=st["filters"])
-        self._set_attributes(X, mom, result, pairs, X.dtype, k)
-        row_w = self._row_weights(X, mom.w, pairs)
-        st.update(
-            S1=mom.S1.copy(), W=mom.W, shift=mom.c.copy(), v0=v0,
-            R1=row_w @ np.asarray(X, dtype=np.float64), RW=float(row_w.sum()),
+        solver = "matrix_free" if st.low_rank else "dense"
+        rows, mom, v0, pairs = self._fit_rows(
+            X, k, st.rng, solver, weights=weights, pairs=pairs, filters=st.filters
         )
-        if st["lowrank"]:
+        row_w = _row_weights(X.shape[0], mom.w, pairs)
+        st.S1, st.W, st.shift, st.v0 = mom.S1.copy(), mom.W, mom.c.copy(), v0
+        st.R1 = row_w @ np.asarray(X, dtype=np.float64)
+        st.RW = float(row_w.sum())
+        if st.low_rank:
             keep = mom.w > 0
             Y = np.subtract(rows[keep], mom.c + mom.mean_shifted(), dtype=np.float64)
             Y *= np.sqrt(mom.w[keep])[:, None]
-            sv, Vt = self._truncated_svd(Y, k)
-            st.update(sv=sv, Vt=Vt, trC=float(np.einsum("ij,ij->", Y, Y)))
+            st.sv, st.Vt = _truncated_svd(Y, k)
+            st.trC = float(np.einsum("ij,ij->", Y, Y))
         else:
-            st["S2"] = mom.S2.copy()
+            st.S2 = mom.S2.copy()
 
     def _stream_attributes(self, dtype, row_w):
+        """Fitted attributes from the stream's moments."""
         st = self._stream
         k = self.n_components_
-        W = st["W"]
-        d = st["S1"].shape[0]
-        if st["lowrank"]:
-            denom = max(W - 1.0, 1e-12)
-            evals = st["sv"][:k] ** 2 / denom
-            evecs = st["Vt"][:k].T
-            total = st["trC"] / denom
+        d = st.S1.shape[0]
+        if st.low_rank:
+            denom = max(st.W - 1.0, 1e-12)
+            evals = st.sv[:k] ** 2 / denom
+            evecs = st.Vt[:k].T
+            total = st.trC / denom
         else:
-            B = self._dense_stream_B(st)
-            evals, evecs = _dense_top(B, np.zeros((d, 0)), k, st["v0"])
+            B = _scaled_moment(st.S1, st.S2, st.W, self.center is True)
+            evals, evecs = _dense_top(B, np.zeros((d, 0)), k, st.v0)
             total = float(np.trace(B))
-        evals = np.clip(evals, 0.0, None)
-        self.components_ = _sign_flip(evecs.T).astype(dtype, copy=False)
-        self.explained_variance_ = evals.astype(dtype, copy=False)
-        ratio = evals / total if total > 0 else np.zeros_like(evals)
-        self.explained_variance_ratio_ = ratio.astype(dtype, copy=False)
-        noise = (total - evals.sum()) / (d - k) if k < d else 0.0
-        self.noise_variance_ = float(max(noise, 0.0))
         if self.center == "pairs":
-            mean = st["R1"] / max(st["RW"], 1e-300)
+            mean = st.R1 / max(st.RW, 1e-300)
         elif self.center is True:
-            mean = st["shift"] + st["S1"] / W
+            mean = st.shift + st.S1 / st.W
         else:
-            mean = st["shift"]
-        self.mean_ = np.asarray(mean, dtype=dtype)
-        self.weights_ = row_w.astype(dtype, copy=False)
-        self.support_ = row_w >= 0.5
+            mean = st.shift
+        self._set_spectrum(evals, evecs, total, mean, row_w, dtype)
 
     def __sklearn_is_fitted__(self):
         # partial_fit sets n_features_in_ before enough rows for a fit arrive
         return hasattr(self, "components_")
-
-    # ------------------------------------------------------------ transform
-    def transform(self, X):
-        """Project ``X`` on the robust components: ``(X - mean_) @ components_.T``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, `n_components_`)
-            Coordinates, in the dtype of the fitted attributes.
-        """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
-        C = self.components_.astype(X.dtype, copy=False)
-        out = X @ C.T
-        out = np.asarray(out) - (self.mean_.astype(X.dtype) @ C.T)
-        return out
-
-    def inverse_transform(self, X):
-        """Map coordinates back: ``X @ components_ + mean_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, `n_components_`)
-            Coordinates.
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features)
-            Points in the span of the components, shifted by ``mean_``.
-        """
-        check_is_fitted(self)
-        X = np.asarray(X)
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
-        return X @ self.components_.astype(X.dtype) + self.mean_.astype(X.dtype)
-
-    def score_samples(self, X):
-        """Probabilistic-PCA log-likelihood of each row (higher = more normal).
-
-        The model of :meth:`sklearn.decomposition.PCA.score_samples`, with the
-        robust ``components_``, ``explained_variance_`` and
-        ``noise_variance_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        ll : ndarray of shape (n_samples,)
-            Log-likelihood of each row.
-        """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
-        d = X.shape[1]
-        C = self.components_.astype(np.float64)
-        lam = self.explained_variance_.astype(np.float64)
-        sig = float(self.noise_variance_)
-        k = C.shape[0]
-        floor = 1e-12 * max(float(lam.max(initial=0.0)), sig, 1e-300)
-        sig_eff = max(sig, floor)
-        lam_eff = np.maximum(lam, floor)
-        mean = self.mean_.astype(np.float64)
-        if sparse.issparse(X):
-            P = np.asarray(X @ C.T) - mean @ C.T
-            sq = (
-                np.asarray(X.multiply(X).sum(axis=1)).ravel()
-                - 2.0 * np.asarray(X @ mean).ravel()
-                + mean @ mean
-            )
-        else:
-            Xc = np.asarray(X, dtype=np.float64) - mean
-            P = Xc @ C.T
-            sq = np.einsum("ij,ij->i", Xc, Xc)
-        proj_sq = np.einsum("ij,ij->i", P, P)
-        quad = (P * P) @ (1.0 / lam_eff)
-        if k < d:
-            quad += np.maximum(sq - proj_sq, 0.0) / sig_eff
-        logdet = np.log(lam_eff).sum() + (d - k) * math.log(sig_eff)
-        return -0.5 * (d * math.log(2.0 * math.pi) + logdet + quad)
-
-    def score(self, X, y=None):
-        """Mean probabilistic-PCA log-likelihood of the rows.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        ll : float
-            Average of :meth:`score_samples`.
-        """
-        return float(np.mean(self.score_samples(X)))
-
-    @property
-    def _n_features_out(self):
-        return self.components_.shape[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
