@@ -1,5 +1,6 @@
 """Spectral clustering of graphs and SDP clustering."""
 
 from ._amg_spectral import AMGSpectralClustering
+from ._sdp_kmeans import SDPKMeans
 
-__all__ = ["AMGSpectralClustering"]
+__all__ = ["AMGSpectralClustering", "SDPKMeans"]

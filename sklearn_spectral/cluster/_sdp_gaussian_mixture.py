@@ -1,0 +1,591 @@
+"""Gaussian mixture clustering by likelihood-adjusted semidefinite programs."""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy import linalg
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin, _fit_context
+from sklearn.cluster import KMeans
+from sklearn.covariance import ledoit_wolf
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._openmp_helpers import _openmp_effective_n_threads
+from ..utils.validation import message_prefix
+from ._sdp_kmeans import SDPKMeans, _admm, _nlr
+
+# Largest n_samples for which solver="auto" uses the full matrices (K of them).
+_EXACT_MAX = 200
+_LOG_2PI = np.log(2 * np.pi)
+
+
+def _cluster_covariance(Xk, covariance_type, reg_covar):
+    """Covariance of the rows ``Xk`` as a full matrix, regularised.
+
+    With at most ``2 p`` rows the empirical estimate is replaced by the
+    Ledoit-Wolf shrinkage estimate, which stays well conditioned.
+    """
+    nk, p = Xk.shape
+    Xc = Xk - Xk.mean(axis=0)
+    if covariance_type == "full":
+        if nk <= 2 * p:
+            cov = ledoit_wolf(Xc, assume_centered=True)[0]
+        else:
+            cov = Xc.T @ Xc / nk
+    else:
+        var = np.mean(Xc**2, axis=0)
+        if covariance_type == "spherical":
+            var = np.full(p, var.mean())
+        cov = np.diag(var)
+    cov = cov + reg_covar * np.eye(p)
+    return cov
+
+
+class _Params:
+    """Means, full covariances and their Cholesky factors for given labels."""
+
+    def __init__(self, X, labels, K, covariance_type, reg_covar):
+        n, p = X.shape
+        self.counts = np.bincount(labels, minlength=K)
+        self.means = np.zeros((K, p))
+        self.covs = np.zeros((K, p, p))
+        self.chol = np.zeros((K, p, p))
+        for k in range(K):
+            Xk = X[labels == k]
+            self.means[k] = Xk.mean(axis=0)
+            self.covs[k] = _cluster_covariance(Xk, covariance_type, reg_covar)
+            self.chol[k] = linalg.cholesky(self.covs[k], lower=True)
+        self.logdet = 2 * np.log(np.diagonal(self.chol, axis1=1, axis2=2)).sum(axis=1)
+
+    def whiten(self, X, k):
+        """Rows of ``X L_k^{-T}``."""
+        return linalg.solve_triangular(self.chol[k], X.T, lower=True).T
+
+    def profiled_log_likelihood(self, X, labels):
+        """Mean log N(x_i; mu_{z_i}, Sigma_{z_i}) over the rows."""
+        n, p = X.shape
+        total = 0.0
+        for k in range(len(self.counts)):
+            Wk = self.whiten(X[labels == k] - self.means[k], k)
+            total += np.sum(Wk**2) + self.counts[k] * self.logdet[k]
+        return -0.5 * total / n - 0.5 * p * _LOG_2PI
+
+
+def _operator_norm(apply, n, rng, n_iter=30):
+    """Power-iteration estimate of the spectral norm of a symmetric operator."""
+    v = rng.standard_normal(n)
+    v /= np.linalg.norm(v)
+    norm = 0.0
+    for _ in range(n_iter):
+        w = apply(v)
+        norm = np.linalg.norm(w)
+        if norm == 0:
+            return 0.0
+        v = w / norm
+    return norm
+
+
+class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
+    """Gaussian mixture clustering by iterated likelihood-adjusted SDPs.
+
+    The classification likelihood of a Gaussian mixture with the means
+    profiled out is linear in one normalised membership matrix per cluster,
+    ``Z_k = 1_{G_k} 1_{G_k}^T / n_k``. Relaxing every ``Z_k`` to a positive
+    semidefinite, entrywise nonnegative matrix of unit trace, with
+    ``sum_k Z_k 1 = 1``, gives a semidefinite program for fixed covariances.
+    The estimator alternates that program with re-estimating the cluster
+    covariances from its labels, so that clusters which differ in shape or
+    scale but not in location can be told apart, which K-means and its
+    relaxations cannot do.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components (clusters).
+
+    covariance_type : {'full', 'diag', 'spherical'}, default='full'
+        Form of each component's covariance: any, diagonal, or a multiple of
+        the identity.
+
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, so that it stays positive
+        definite.
+
+    max_iter : int, default=20
+        Maximum number of outer steps (SDP solve, then covariance update).
+
+    tol : float, default=1e-4
+        The outer loop stops when the labels stop changing or the profiled
+        log-likelihood per row improves by less than ``tol``.
+
+    init_params : {'sdp', 'k-means++'}, default='sdp'
+        Starting labels: those of :class:`SDPKMeans`, or of one k-means++
+        run of :class:`~sklearn.cluster.KMeans`. 'sdp' is the default
+        because it does not depend on a random start.
+
+    solver : {'auto', 'exact', 'nlr'}, default='auto'
+        - 'exact': ADMM on the ``n_components`` full ``n x n`` matrices
+          (``O(K n^3)`` per step, ``O(K n^2)`` memory).
+        - 'nlr': one nonnegative factor ``Z_k = U_k U_k^T`` of ``rank`` columns
+          per component, by projected gradient inside an augmented
+          Lagrangian; ``O(K n p r)`` per step and no ``n x n`` matrix.
+        - 'auto': 'exact' up to 200 rows, 'nlr' above, where the full
+          matrices become the cost.
+
+    rank : int, default=None
+        Columns of each factor for the 'nlr' solver. None uses 2, enough
+        for a block that should converge to rank one.
+
+    sdp_max_iter : int, default=5000
+        Maximum number of solver steps per SDP solve.
+
+    sdp_tol : float, default=1e-4
+        Tolerance of each SDP solve (see :class:`SDPKMeans`).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial labels and the low-rank starting point.
+
+    verbose : int, default=0
+        Print the profiled log-likelihood at every outer step when positive,
+        and the SDP solver's residuals when larger than 1.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Partition found by the SDP.
+
+    weights_ : ndarray of shape (n_components,)
+        Fraction of the rows in each cluster.
+
+    means_ : ndarray of shape (n_components, n_features)
+        Mean of each cluster.
+
+    covariances_ : array-like
+        Covariance of each cluster; shape ``(n_components, n_features,
+        n_features)`` for 'full', ``(n_components, n_features)`` for 'diag',
+        ``(n_components,)`` for 'spherical'.
+
+    precisions_cholesky_ : array-like
+        Cholesky factors of the precision matrices, with the shapes of
+        ``covariances_``: for 'full', ``precision = P P^T`` with ``P =
+        L^{-T}``, ``L`` the lower Cholesky factor of the covariance.
+
+    n_iter_ : int
+        Number of outer steps taken.
+
+    converged_ : bool
+        Whether the outer loop stopped on its criterion before ``max_iter``.
+
+    log_likelihood_ : float
+        Mean log-density of every row under its own cluster's Gaussian.
+
+    lower_bound_ : float
+        ``log_likelihood_ + sum_k weights_k log weights_k``, a lower bound on
+        ``score(X)`` of the training data.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    SDPKMeans : The Peng-Wei SDP, for clusters of equal spherical covariance.
+    sklearn.mixture.GaussianMixture : The same model fitted by EM.
+
+    Notes
+    -----
+    For covariances ``Sigma_k = L_k L_k^T``, ``W_k = X_c L_k^{-T}`` and
+    ``d_k`` the squared row norms of ``W_k``, the program maximises
+    ``sum_k <A_k, Z_k>`` with ``A_k = W_k W_k^T - (d_k 1^T + 1 d_k^T) / 2 -
+    log det(Sigma_k) 1 1^T``. Labels are ``argmax_k (Z_k 1)_i``. Each SDP
+    solve is warm-started from the previous one. With at most ``2 p`` rows
+    in a cluster its covariance is the Ledoit-Wolf shrinkage estimate; a
+    cluster left with fewer than two rows stops the loop with a
+    :class:`~sklearn.exceptions.ConvergenceWarning`.
+
+    ``predict``, ``predict_proba`` and ``score_samples`` use the fitted
+    mixture ``sum_k weights_k N(x; means_k, covariances_k)``, as
+    :class:`~sklearn.mixture.GaussianMixture` does, so ``predict(X)`` may
+    differ from ``labels_`` at a few rows.
+
+    References
+    ----------
+    .. [1] Y. Zhuang, X. Chen and Y. Yang, "Likelihood adjusted semidefinite
+       programs for clustering heterogeneous data", ICML 2023.
+    .. [2] Y. Zhuang, X. Chen, Y. Yang and R. Y. Zhang, "Statistically optimal
+       K-means clustering via nonnegative low-rank semidefinite programming",
+       ICLR 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_spectral.cluster import SDPGaussianMixture
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.randn(40, 2), 6 + rng.randn(40, 2)])
+    >>> gm = SDPGaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(np.round(gm.means_[:, 0]))
+    array([0., 6.])
+    >>> gm.predict([[0, 0], [6, 6]])[0] != gm.predict([[6, 6]])[0]
+    np.True_
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "diag", "spherical"})],
+        "reg_covar": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "init_params": [StrOptions({"sdp", "k-means++"})],
+        "solver": [StrOptions({"auto", "exact", "nlr"})],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "sdp_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sdp_tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        reg_covar=1e-6,
+        max_iter=20,
+        tol=1e-4,
+        init_params="sdp",
+        solver="auto",
+        rank=None,
+        sdp_max_iter=5000,
+        sdp_tol=1e-4,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init_params = init_params
+        self.solver = solver
+        self.rank = rank
+        self.sdp_max_iter = sdp_max_iter
+        self.sdp_tol = sdp_tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Alternate the likelihood-adjusted SDP and the covariance estimates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        n, p = X.shape
+        K = self.n_components
+        pre = message_prefix(self)
+        if n < max(K, 2):
+            raise ValueError(
+                f"{pre}n_samples={n} should be >= max(n_components, 2)="
+                f"{max(K, 2)}."
+            )
+        rng = check_random_state(self.random_state)
+        n_threads = _openmp_effective_n_threads()
+        X64 = np.asarray(X, dtype=np.float64)
+        Xc = X64 - X64.mean(axis=0)
+        solver = self.solver
+        if solver == "auto":
+            solver = "exact" if n <= _EXACT_MAX else "nlr"
+        labels = self._initial_labels(X64, rng)
+        params = _Params(Xc, labels, K, self.covariance_type, self.reg_covar)
+        best = params.profiled_log_likelihood(Xc, labels)
+        if self.verbose:
+            print(f"{pre}initial profiled log-likelihood {best:.6f}")
+        self.converged_ = K == 1 or np.unique(labels).size < K
+        n_iter = 0
+        state = None
+        if not self.converged_:
+            state = self._start(labels, n, K, solver, rng)
+        for n_iter in range(1, self.max_iter + 1):
+            if self.converged_:
+                n_iter -= 1
+                break
+            new, state = self._sdp_labels(
+                Xc, params, state, solver, rng, n_threads
+            )
+            counts = np.bincount(new, minlength=K)
+            if counts.min() < 2:
+                warnings.warn(
+                    f"{pre}a cluster was left with fewer than 2 rows at outer "
+                    f"step {n_iter}; keeping the previous labels.",
+                    ConvergenceWarning,
+                )
+                break
+            new_params = _Params(Xc, new, K, self.covariance_type, self.reg_covar)
+            value = new_params.profiled_log_likelihood(Xc, new)
+            if self.verbose:
+                print(f"{pre}outer step {n_iter}: profiled log-likelihood "
+                      f"{value:.6f}")
+            if np.array_equal(new, labels) or value <= best + self.tol:
+                self.converged_ = True
+                if value > best:
+                    labels, params, best = new, new_params, value
+                break
+            labels, params, best = new, new_params, value
+        else:
+            warnings.warn(
+                f"{pre}the outer loop did not converge in max_iter="
+                f"{self.max_iter} steps; increase max_iter or tol.",
+                ConvergenceWarning,
+            )
+        self.n_iter_ = n_iter
+        self._set_parameters(X64, labels, params, best)
+        return self
+
+    def _initial_labels(self, X, rng):
+        K = self.n_components
+        if K == 1:
+            return np.zeros(X.shape[0], dtype=np.int64)
+        seed = rng.randint(np.iinfo(np.int32).max)
+        if self.init_params == "sdp":
+            km = SDPKMeans(
+                K, max_iter=self.sdp_max_iter, tol=self.sdp_tol,
+                random_state=seed,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                labels = km.fit(X).labels_
+        else:
+            labels = KMeans(K, n_init=1, random_state=seed).fit_predict(X)
+        return labels.astype(np.int64)
+
+    def _start(self, labels, n, K, solver, rng):
+        """Solver state at the membership matrices of ``labels``."""
+        counts = np.bincount(labels, minlength=K)
+        if solver == "exact":
+            W = np.zeros((K, n, n))
+            for k in range(K):
+                idx = np.flatnonzero(labels == k)
+                W[k][np.ix_(idx, idx)] = 1.0 / counts[k]
+            return (W, np.zeros_like(W), 1.0)
+        r = self.rank if self.rank is not None else 2
+        U = 0.01 * np.abs(rng.standard_normal((n, K * r)))
+        for k in range(K):
+            U[labels == k, k * r] = 1.0 / np.sqrt(counts[k])
+            U[:, k * r:(k + 1) * r] /= np.linalg.norm(U[:, k * r:(k + 1) * r])
+        return U
+
+    def _sdp_labels(self, Xc, params, state, solver, rng, n_threads):
+        """Solve the likelihood-adjusted SDP; return labels and solver state."""
+        n = Xc.shape[0]
+        K = self.n_components
+        W = [params.whiten(Xc, k) for k in range(K)]
+        d = [np.sum(w**2, axis=1) for w in W]
+        # A common shift of the log-determinants is constant on the feasible set.
+        ell = params.logdet - params.logdet.mean()
+        pre = message_prefix(self)
+        verbose = max(self.verbose - 1, 0)
+        if solver == "exact":
+            A = np.empty((K, n, n))
+            for k in range(K):
+                A[k] = W[k] @ W[k].T
+                A[k] -= 0.5 * (d[k][:, None] + d[k][None, :])
+                A[k] -= ell[k]
+            scale = max(np.abs(linalg.eigvalsh(A[k])).max() for k in range(K))
+            A /= scale if scale > 0 else 1.0
+            Z, state, n_iter, converged = _admm(
+                A, [1.0] * K, tol=self.sdp_tol, max_iter=self.sdp_max_iter,
+                n_threads=n_threads, warm_start=state, verbose=verbose, name=pre,
+            )
+            membership = Z.sum(axis=2).T
+        else:
+            r = state.shape[1] // K
+
+            def apply_A(U):
+                out = np.empty_like(U)
+                for k in range(K):
+                    Uk = U[:, k * r:(k + 1) * r]
+                    s = Uk.sum(axis=0)
+                    out[:, k * r:(k + 1) * r] = (
+                        W[k] @ (W[k].T @ Uk)
+                        - 0.5 * (np.outer(d[k], s) + d[k] @ Uk)
+                        - ell[k] * s
+                    )
+                return out
+
+            def apply_block(k):
+                def apply(v):
+                    return (W[k] @ (W[k].T @ v) - 0.5 * (d[k] * v.sum() + d[k] @ v)
+                            - ell[k] * v.sum())
+                return apply
+
+            norm = max(_operator_norm(apply_block(k), n, rng) for k in range(K))
+            factor = n / norm if norm > 0 else 1.0
+            beta = 1.0
+
+            def apply_scaled(U):
+                return factor * apply_A(U)
+
+            state, n_iter, converged, _ = _nlr(
+                apply_scaled, state, [r] * K, [1.0] * K,
+                lipschitz=(2.0 + 4.0 * beta) * n, tol=self.sdp_tol,
+                max_iter=self.sdp_max_iter, n_threads=n_threads, beta=beta,
+                verbose=verbose, name=pre,
+            )
+            membership = np.column_stack(
+                [state[:, k * r:(k + 1) * r] @ state[:, k * r:(k + 1) * r].sum(0)
+                 for k in range(K)]
+            )
+        if not converged:
+            warnings.warn(
+                f"{pre}the {solver} SDP solver did not converge in sdp_max_iter="
+                f"{self.sdp_max_iter} steps; increase sdp_max_iter or sdp_tol.",
+                ConvergenceWarning,
+            )
+        return membership.argmax(axis=1).astype(np.int64), state
+
+    def _set_parameters(self, X, labels, params, log_likelihood):
+        K = self.n_components
+        n = X.shape[0]
+        self.labels_ = labels
+        self.weights_ = params.counts / n
+        self.means_ = params.means + X.mean(axis=0)
+        if self.covariance_type == "full":
+            self.covariances_ = params.covs
+            eye = np.eye(X.shape[1])
+            self.precisions_cholesky_ = np.stack(
+                [linalg.solve_triangular(params.chol[k], eye, lower=True).T
+                 for k in range(K)]
+            )
+        elif self.covariance_type == "diag":
+            self.covariances_ = np.diagonal(params.covs, axis1=1, axis2=2).copy()
+            self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
+        else:
+            self.covariances_ = params.covs[:, 0, 0].copy()
+            self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
+        self.log_likelihood_ = float(log_likelihood)
+        w = self.weights_[self.weights_ > 0]
+        self.lower_bound_ = self.log_likelihood_ + float(np.sum(w * np.log(w)))
+
+    def _weighted_log_prob(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = np.asarray(X, dtype=np.float64)
+        n, p = X.shape
+        K = self.n_components
+        out = np.empty((n, K))
+        for k in range(K):
+            diff = X - self.means_[k]
+            if self.covariance_type == "full":
+                P = self.precisions_cholesky_[k]
+                y = diff @ P
+                log_det = np.sum(np.log(np.diag(P)))
+            elif self.covariance_type == "diag":
+                y = diff * self.precisions_cholesky_[k]
+                log_det = np.sum(np.log(self.precisions_cholesky_[k]))
+            else:
+                y = diff * self.precisions_cholesky_[k]
+                log_det = p * np.log(self.precisions_cholesky_[k])
+            with np.errstate(divide="ignore"):
+                log_w = np.log(self.weights_[k])
+            out[:, k] = log_w - 0.5 * (p * _LOG_2PI + np.sum(y**2, axis=1)) + log_det
+        return out
+
+    def score_samples(self, X):
+        """Log-density of the fitted mixture at each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to evaluate.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            ``log sum_k weights_k N(x; means_k, covariances_k)``.
+        """
+        return logsumexp(self._weighted_log_prob(X), axis=1)
+
+    def score(self, X, y=None):
+        """Mean log-density of the fitted mixture over the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to evaluate.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean of :meth:`score_samples`.
+        """
+        return float(self.score_samples(X).mean())
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to evaluate.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        """
+        log_prob = self._weighted_log_prob(X)
+        return np.exp(log_prob - logsumexp(log_prob, axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Most probable component of the fitted mixture for each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to evaluate.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self._weighted_log_prob(X).argmax(axis=1).astype(np.int64)
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_``, the SDP partition.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster labels.
+        """
+        return self.fit(X).labels_
