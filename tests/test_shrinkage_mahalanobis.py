@@ -1,6 +1,9 @@
 """Tests of ShrinkageComedianCovariance and ShrinkageMahalanobisDetector.
 
-The properties are those of section 7 of papers/shrinkage_mahalanobis.md.
+Properties: the chi-square law of the distances on clean normal data, the
+contamination semantics, detection of shifted outliers, bounded influence,
+the shrinkage intensity under heavy tails, equivariance, the kernels against
+numpy, and each step of ``fit`` against a direct computation.
 """
 
 import pickle
@@ -11,20 +14,30 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import optimize, sparse, stats
 from sklearn.base import clone
-from sklearn.covariance import EllipticEnvelope
+from sklearn.covariance import EllipticEnvelope, ledoit_wolf
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import RobustScaler
+from sklearn_spectral.covariance._comedian import _comedian, _row_median_mad
 from threadpoolctl import threadpool_limits
 
 from sklearn_spectral.covariance import (
     ShrinkageComedianCovariance,
     ShrinkageMahalanobisDetector,
 )
-from sklearn_spectral.covariance._comedian import _comedian, _row_median_mad
-from sklearn_spectral.covariance._shrinkage_comedian import (
+from sklearn_spectral.covariance._mahalanobis_detector import (
     _adjusted_threshold,
+    _reweighted_estimates,
+)
+from sklearn_spectral.covariance._shrinkage_comedian import (
     _comedian_correlation_table,
+    _comedian_scatter,
+    _l1_median_trace_variance,
+    _mahalanobis_sq,
+    _raw_intensity_numerator,
+    _robust_location,
+    _shrink_location,
+    _shrink_to_identity,
     _weiszfeld,
 )
 
@@ -97,7 +110,7 @@ def test_chi2_law_correlated_normal_consistency(p, reweight):
 
 @pytest.mark.parametrize("p", [10, 30])
 def test_diagonal_consistency_is_biased_on_correlated_data(p):
-    # regression guard: the paper's diagonal rescaling shrinks correlations
+    # regression guard: the diagonal rescaling shrinks correlations
     X = _gaussian(5000, p, 0.9, 0)
     det = ShrinkageMahalanobisDetector(consistency="diagonal").fit(X)
     assert np.median(det.dist_) / stats.chi2.ppf(0.5, p) < 0.5
@@ -107,7 +120,9 @@ def test_comedian_correlation_table():
     rho, g = _comedian_correlation_table()
     assert rho.shape == g.shape == (1001,)
     assert np.all(np.diff(g) >= 0) and g[0] == 0 and g[-1] == 1
-    assert_allclose(np.interp([0.5, 0.9, 0.99], rho, g), [0.360, 0.848, 0.984], atol=2e-3)
+    assert_allclose(
+        np.interp([0.5, 0.9, 0.99], rho, g), [0.360, 0.848, 0.984], atol=2e-3
+    )
     # Monte Carlo check of C * median(UV) at rho = 0.3
     rng = np.random.default_rng(0)
     u = rng.standard_normal(400_000)
@@ -124,8 +139,13 @@ def test_comedian_correlation_table():
 @pytest.mark.parametrize("contamination", [0.05, 0.1, 0.25, 0.5])
 def test_contamination_float_like_elliptic_envelope(contamination):
     X, _ = make_contaminated_gaussian(
-        400, 4, contamination=0.1, outlier_kind="shift", covariance="identity",
-        strength=3, random_state=0,
+        400,
+        4,
+        contamination=0.1,
+        outlier_kind="shift",
+        covariance="identity",
+        strength=3,
+        random_state=0,
     )
     det = ShrinkageMahalanobisDetector(contamination=contamination).fit(X)
     ee = EllipticEnvelope(contamination=contamination, random_state=0).fit(X)
@@ -144,8 +164,13 @@ def test_contamination_float_like_elliptic_envelope(contamination):
 )
 def test_decision_predict_consistency(params):
     X, _ = make_contaminated_gaussian(
-        300, 5, contamination=0.1, outlier_kind="shift", covariance="ar1",
-        strength=3, random_state=1,
+        300,
+        5,
+        contamination=0.1,
+        outlier_kind="shift",
+        covariance="ar1",
+        strength=3,
+        random_state=1,
     )
     det = ShrinkageMahalanobisDetector(**params)
     labels = det.fit_predict(X)
@@ -167,6 +192,16 @@ def test_auto_chi2_threshold():
         assert det.threshold_ == stats.chi2.ppf(q, 7)
 
 
+def _tail_excess(d2, p, quantile):
+    # reference: the largest excess of the chi2 cdf over the empirical cdf
+    # beyond chi2_p(quantile), and its critical value (p <= 10)
+    d2 = np.sort(d2)
+    n = d2.size
+    excess = stats.chi2.cdf(d2, p) - (np.arange(n) + 0.5) / n
+    tail = (d2 >= stats.chi2.ppf(quantile, p)) & (excess > 0)
+    return max(excess[tail], default=0.0), (0.24 - 0.003 * p) / np.sqrt(n)
+
+
 def test_adjusted_threshold():
     # clean data: p_n <= pcrit on most samples, then nothing is flagged
     n_quiet = 0
@@ -174,7 +209,7 @@ def test_adjusted_threshold():
         X = _gaussian(2000, 5, 0, seed)
         det = ShrinkageMahalanobisDetector(cutoff="adjusted").fit(X)
         assert det.threshold_ >= stats.chi2.ppf(0.975, 5)
-        _, pn, pcrit = _adjusted_threshold(det.dist_, 5, 0.975)
+        pn, pcrit = _tail_excess(det.dist_, 5, 0.975)
         if pn <= pcrit:
             n_quiet += 1
             assert np.all(det.predict(X) == 1)
@@ -183,8 +218,11 @@ def test_adjusted_threshold():
     # the cut-off itself on synthetic distances: exact chi2 plus far points
     rng = np.random.default_rng(0)
     d2 = np.concatenate([rng.chisquare(5, 950), np.full(50, 200.0)])
-    thr, pn, pcrit = _adjusted_threshold(d2, 5, 0.975)
+    thr = _adjusted_threshold(d2, 5, 0.975)
+    pn, pcrit = _tail_excess(d2, 5, 0.975)
     assert pn > pcrit and stats.chi2.ppf(0.975, 5) <= thr < 200
+    cut_rank = d2.size - int(np.ceil(d2.size * pn)) - 1
+    assert thr == max(stats.chi2.ppf(0.975, 5), np.sort(d2)[cut_rank])
 
 
 # --------------------------------------------------------------------------
@@ -197,8 +235,14 @@ def test_adjusted_threshold():
 @pytest.mark.parametrize("cutoff", ["chi2", "adjusted"])
 def test_shift_outliers(eps, covariance, cutoff):
     X, truth = make_contaminated_gaussian(
-        2000, 10, contamination=eps, outlier_kind="shift", covariance=covariance,
-        rho=0.5, strength=5, random_state=0,
+        2000,
+        10,
+        contamination=eps,
+        outlier_kind="shift",
+        covariance=covariance,
+        rho=0.5,
+        strength=5,
+        random_state=0,
     )
     pred = ShrinkageMahalanobisDetector(cutoff=cutoff).fit_predict(X) == -1
     assert np.mean(pred[truth]) == 1.0
@@ -241,7 +285,7 @@ def test_robust_intensity_heavy_tails():
     for consistency in ("normal", "diagonal"):
         robust = ShrinkageComedianCovariance(consistency=consistency).fit(X)
         assert robust.covariance_shrinkage_ < 0.5
-    # the paper's raw fourth moments (with its diagonal consistency) go to 1
+    # raw fourth moments (with the diagonal consistency) push delta to 1
     raw = ShrinkageComedianCovariance(
         robust_intensity=False, consistency="diagonal"
     ).fit(X)
@@ -256,27 +300,42 @@ def test_robust_intensity_heavy_tails():
 @pytest.fixture(scope="module")
 def equi_data():
     X, _ = make_contaminated_gaussian(
-        600, 6, contamination=0.1, outlier_kind="shift", covariance="ar1",
-        rho=0.5, strength=3, location=1.0, random_state=2,
+        600,
+        6,
+        contamination=0.1,
+        outlier_kind="shift",
+        covariance="ar1",
+        rho=0.5,
+        strength=3,
+        location=1.0,
+        random_state=2,
     )
     return X
 
 
-@pytest.mark.parametrize("params", [{}, {"location": "median", "consistency": "diagonal"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"location": "median", "consistency": "diagonal"}]
+)
 def test_permutation_and_common_scale(equi_data, params):
     X = equi_data
     ref = ShrinkageMahalanobisDetector(**params).fit(X)
     perm = np.random.default_rng(0).permutation(X.shape[1])
     fp = ShrinkageMahalanobisDetector(**params).fit(X[:, perm])
     assert_allclose(fp.location_, ref.location_[perm], rtol=1e-6, atol=1e-8)
-    assert_allclose(fp.covariance_, ref.covariance_[np.ix_(perm, perm)], rtol=1e-6, atol=1e-9)
+    assert_allclose(
+        fp.covariance_, ref.covariance_[np.ix_(perm, perm)], rtol=1e-6, atol=1e-9
+    )
     assert_allclose(fp.dist_, ref.dist_, rtol=1e-6)
     a = 3.7
     fa = ShrinkageMahalanobisDetector(**params).fit(a * X)
     assert_allclose(fa.covariance_, a**2 * ref.covariance_, rtol=1e-6, atol=1e-9)
     assert_allclose(fa.dist_, ref.dist_, rtol=1e-6)
-    assert_allclose(fa.location_shrinkage_, ref.location_shrinkage_, rtol=1e-6, atol=1e-12)
-    assert_allclose(fa.covariance_shrinkage_, ref.covariance_shrinkage_, rtol=1e-6, atol=1e-12)
+    assert_allclose(
+        fa.location_shrinkage_, ref.location_shrinkage_, rtol=1e-6, atol=1e-12
+    )
+    assert_allclose(
+        fa.covariance_shrinkage_, ref.covariance_shrinkage_, rtol=1e-6, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("location", ["l1_median", "median"])
@@ -292,7 +351,9 @@ def test_translation_and_sign_flips_without_location_shrinkage(equi_data, locati
     signs = np.array([1, -1, 1, -1, -1, 1.0])
     fs = ShrinkageMahalanobisDetector(**kw).fit(X * signs)
     assert_allclose(fs.location_, ref.location_ * signs, rtol=1e-6, atol=1e-8)
-    assert_allclose(fs.covariance_, ref.covariance_ * np.outer(signs, signs), rtol=1e-6, atol=1e-9)
+    assert_allclose(
+        fs.covariance_, ref.covariance_ * np.outer(signs, signs), rtol=1e-6, atol=1e-9
+    )
     assert_allclose(fs.dist_, ref.dist_, rtol=1e-6)
 
 
@@ -304,7 +365,9 @@ def test_column_scaling_without_shrinkage(equi_data):
     ref = ShrinkageMahalanobisDetector(**kw).fit(X)
     s = np.array([1.0, 2.0, 0.5, 10.0, 3.0, 0.1])
     fs = ShrinkageMahalanobisDetector(**kw).fit(X * s)
-    assert_allclose(fs.covariance_, ref.covariance_ * np.outer(s, s), rtol=1e-6, atol=1e-9)
+    assert_allclose(
+        fs.covariance_, ref.covariance_ * np.outer(s, s), rtol=1e-6, atol=1e-9
+    )
     assert_allclose(fs.dist_, ref.dist_, rtol=1e-6)
 
 
@@ -325,7 +388,9 @@ def test_not_rotation_equivariant(equi_data):
 
 def _numpy_comedian(Z):
     p = Z.shape[1]
-    return np.array([[np.median(Z[:, j] * Z[:, k]) for k in range(p)] for j in range(p)])
+    return np.array(
+        [[np.median(Z[:, j] * Z[:, k]) for k in range(p)] for j in range(p)]
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 8, 101, 1000])
@@ -340,7 +405,10 @@ def test_comedian_kernel_equals_numpy(n):
     # order statistics of ranks (n - 1)//2 - h and n//2 + h (clipped)
     j, k = 0, 3
     y = np.sort(Z[:, j] * Z[:, k])
-    assert lo[j, k] == y[max((n - 1) // 2 - 2, 0)] and hi[j, k] == y[min(n // 2 + 2, n - 1)]
+    assert (
+        lo[j, k] == y[max((n - 1) // 2 - 2, 0)]
+        and hi[j, k] == y[min(n // 2 + 2, n - 1)]
+    )
     med, mad2 = _row_median_mad(np.ascontiguousarray(Z.T), 2)
     assert_array_equal(med, np.median(Z, axis=0))
     assert_array_equal(mad2, np.median((Z - np.median(Z, axis=0)) ** 2, axis=0))
@@ -388,7 +456,7 @@ def test_weiszfeld_matches_direct_minimisation(seed):
     rng = np.random.default_rng(seed)
     X = rng.standard_t(3, size=(300, 4)) + [1.0, -2.0, 0.5, 3.0]
     m, n_iter = _weiszfeld(
-        X, np.median(X, axis=0), max_iter=1000, tol=1e-12, estimator_name="t"
+        X, np.median(X, axis=0), max_iter=1000, tol=1e-12, estimator="t"
     )
 
     def objective(v):
@@ -399,7 +467,10 @@ def test_weiszfeld_matches_direct_minimisation(seed):
         return np.sum(d / np.linalg.norm(d, axis=1)[:, None], axis=0)
 
     res = optimize.minimize(
-        objective, X.mean(axis=0), jac=gradient, method="BFGS",
+        objective,
+        X.mean(axis=0),
+        jac=gradient,
+        method="BFGS",
         options={"gtol": 1e-12, "maxiter": 10_000},
     )
     assert_allclose(m, res.x, rtol=1e-6, atol=1e-6 * np.abs(res.x).max())
@@ -412,11 +483,11 @@ def test_weiszfeld_majority_at_one_point():
     X = rng.standard_normal((500, 5))
     point = np.array([3.0, -1.0, 2.0, 0.5, 4.0])
     X[:300] = point  # 60% of the rows coincide
-    m, _ = _weiszfeld(X, np.median(X, axis=0), max_iter=200, tol=1e-7, estimator_name="t")
+    m, _ = _weiszfeld(X, np.median(X, axis=0), max_iter=200, tol=1e-7, estimator="t")
     assert np.all(np.isfinite(m))
     assert_allclose(m, point, atol=1e-9)
     # the same for a start away from the point, and through the estimator
-    m2, _ = _weiszfeld(X, np.zeros(5), max_iter=200, tol=1e-7, estimator_name="t")
+    m2, _ = _weiszfeld(X, np.zeros(5), max_iter=200, tol=1e-7, estimator="t")
     assert_allclose(m2, point, atol=1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # zero-MAD columns
@@ -430,6 +501,104 @@ def test_weiszfeld_convergence_warning():
     with pytest.warns(ConvergenceWarning, match="ShrinkageComedianCovariance"):
         est = ShrinkageComedianCovariance(max_iter=1, tol=0.0).fit(X)
     assert est.n_iter_ == 1
+
+
+# --------------------------------------------------------------------------
+# 8. the steps of fit, each against a direct computation
+# --------------------------------------------------------------------------
+
+
+def test_shrink_to_identity_is_ledoit_wolf():
+    # with the fourth-moment numerator at the mean and the empirical
+    # covariance, the shrinkage is scikit-learn's Ledoit-Wolf
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6)) @ np.linalg.cholesky(_ar1(6, 0.6)).T
+    mean = X.mean(axis=0)
+    S = np.cov(X.T, bias=True)
+    shrunk, delta = _shrink_to_identity(S, _raw_intensity_numerator(X, mean, S))
+    ref, ref_delta = ledoit_wolf(X)
+    assert_allclose(delta, ref_delta, rtol=1e-10)
+    assert_allclose(shrunk, ref, rtol=1e-10, atol=1e-12)
+    # the limits: a scaled identity gets delta = 1, a zero numerator delta = 0
+    assert _shrink_to_identity(2.0 * np.eye(3), 0.0)[1] == 1.0
+    same, zero = _shrink_to_identity(S, 0.0)
+    assert zero == 0.0
+    assert_array_equal(same, S)
+
+
+def test_shrink_location():
+    T = np.array([1.0, 2.0, 6.0])
+    shrunk, alpha = _shrink_location(T, 7.0)  # spread |T - 3|^2 = 14
+    assert alpha == 0.5
+    assert_allclose(shrunk, [2.0, 2.5, 4.5])
+    assert _shrink_location(T, 100.0)[1] == 1.0
+    assert_array_equal(_shrink_location(np.full(3, 4.0), 1.0)[0], np.full(3, 4.0))
+
+
+def test_robust_location_median():
+    X = _gaussian(301, 4, 0.5, 0) + [1.0, 2.0, 3.0, 4.0]
+    kw = dict(max_iter=200, tol=1e-7, n_threads=1)
+    loc, alpha, n_iter = _robust_location(
+        X, location="median", shrink_location=False, **kw
+    )
+    assert_array_equal(loc, np.median(X, axis=0))
+    assert alpha == 0.0 and n_iter == 1
+    shrunk, alpha, _ = _robust_location(
+        X, location="median", shrink_location=True, **kw
+    )
+    assert 0 < alpha < 1
+    assert_allclose(shrunk, alpha * loc.mean() + (1 - alpha) * loc)
+
+
+def test_l1_median_trace_variance_spherical_normal():
+    # spherical normal, p = 2: n tr Var(T) = 1 / (E[1/r]^2 (1 - 1/p)^2) = 8 / pi
+    X = np.random.default_rng(0).standard_normal((20_000, 2))
+    n_var = 20_000 * _l1_median_trace_variance(X, np.zeros(2))
+    assert abs(n_var - 8 / np.pi) < 0.05 * 8 / np.pi
+
+
+@pytest.mark.parametrize("consistency", ["normal", "diagonal"])
+def test_comedian_scatter(consistency):
+    X = _gaussian(100_000, 3, 0.6, 1)
+    S, se = _comedian_scatter(
+        X, np.zeros(3), consistency=consistency, compute_se=True, n_threads=2
+    )
+    if consistency == "diagonal":
+        # the comedian, its diagonal rescaled to C * median(x^2)
+        com = _numpy_comedian(X)
+        c = 1 / stats.norm.ppf(0.75) ** 2
+        assert_allclose(np.diag(S), c * np.diag(com), rtol=1e-12)
+        off = ~np.eye(3, dtype=bool)
+        assert_array_equal(S[off], com[off])
+    else:
+        # normal-consistent: close to the true AR(1) covariance
+        assert_allclose(S, _ar1(3, 0.6), atol=0.03)
+    # standard errors of order 1 / sqrt(n)
+    assert np.all(se > 0) and np.all(se < 0.02)
+
+
+def test_reweighted_estimates_are_consistent_for_a_truncated_normal():
+    cov = _ar1(4, 0.7)
+    X = _gaussian(40_000, 4, 0.7, 2)
+    cut = stats.chi2.ppf(0.9, 4)
+    inside = X[np.einsum("ij,jk,ik->i", X, np.linalg.inv(cov), X) <= cut]
+    loc, S, delta = _reweighted_estimates(
+        inside, cut=cut, quantile=0.9, assume_centered=False, shrink_scatter=False
+    )
+    assert delta == 0.0
+    assert_allclose(loc, 0.0, atol=0.03)
+    assert_allclose(S, cov, atol=0.04)
+
+
+def test_mahalanobis_by_blocks(monkeypatch):
+    import sklearn_spectral.covariance._shrinkage_comedian as module
+
+    X = _gaussian(50, 3, 0.5, 0)
+    cov, loc = _ar1(3, 0.5), np.array([0.1, -0.2, 0.3])
+    diff = X - loc
+    ref = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff)
+    monkeypatch.setattr(module, "_BLOCK_ROWS", 7)
+    assert_allclose(_mahalanobis_sq(X, loc, cov), ref, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------
@@ -480,11 +649,15 @@ def test_zero_mad_column_warns():
     X = _gaussian(300, 4, 0, 0)
     X[:200, 1] = 0.0
     with pytest.warns(RuntimeWarning, match=r"column\(s\) \[1\] have a zero median"):
-        det = ShrinkageMahalanobisDetector(location="median", shrink_location=False).fit(X)
+        det = ShrinkageMahalanobisDetector(
+            location="median", shrink_location=False
+        ).fit(X)
     assert np.all(np.isfinite(det.covariance_))
 
 
-@pytest.mark.parametrize("Est", [ShrinkageComedianCovariance, ShrinkageMahalanobisDetector])
+@pytest.mark.parametrize(
+    "Est", [ShrinkageComedianCovariance, ShrinkageMahalanobisDetector]
+)
 def test_input_errors_name_the_estimator(Est):
     X = _gaussian(50, 3, 0, 0)
     name = Est.__name__
@@ -520,13 +693,27 @@ def test_detector_parameter_errors():
 
 def test_attributes_pipeline_and_pickle():
     X, _ = make_contaminated_gaussian(
-        500, 5, contamination=0.1, outlier_kind="shift", covariance="identity",
-        strength=4, random_state=0,
+        500,
+        5,
+        contamination=0.1,
+        outlier_kind="shift",
+        covariance="identity",
+        strength=4,
+        random_state=0,
     )
     det = ShrinkageMahalanobisDetector(reweight=True).fit(X)
-    for attr in ("raw_location_", "raw_covariance_", "support_", "dist_", "threshold_",
-                 "offset_", "location_shrinkage_", "covariance_shrinkage_", "n_iter_",
-                 "precision_"):
+    for attr in (
+        "raw_location_",
+        "raw_covariance_",
+        "support_",
+        "dist_",
+        "threshold_",
+        "offset_",
+        "location_shrinkage_",
+        "covariance_shrinkage_",
+        "n_iter_",
+        "precision_",
+    ):
         assert hasattr(det, attr), attr
     assert det.support_.dtype == bool and det.support_.shape == (500,)
     assert not hasattr(ShrinkageMahalanobisDetector().fit(X), "raw_location_")

@@ -1,10 +1,16 @@
-"""Robust Mahalanobis distances from shrunk comedian estimators.
+"""Robust location and scatter from shrunk medians and the comedian matrix.
 
 :class:`ShrinkageComedianCovariance` estimates location (L1-median or
 coordinatewise median) and scatter (the comedian matrix, made consistent at the
-normal) and shrinks both toward simple targets; :class:`ShrinkageMahalanobisDetector`
-flags the rows whose robust squared Mahalanobis distance exceeds a chi-square
-cut-off, as :class:`~sklearn.covariance.EllipticEnvelope` does with the MCD.
+normal) and shrinks both toward simple targets. Its ``fit`` runs the
+module-level steps below, each usable and testable alone:
+
+- :func:`_robust_location`: the median and its shrinkage toward ``nu * 1``;
+- :func:`_comedian_scatter`: the consistent comedian scatter and, for the
+  robust shrinkage intensity, the standard errors of its entries;
+- :func:`_shrink_to_identity`: the shrinkage of a scatter toward ``m * I``;
+- :func:`_floor_eigenvalues`: the eigenvalue floor of a singular scatter;
+- :func:`_robust_estimates`: all of them, with constant columns set aside.
 """
 
 import math
@@ -14,18 +20,18 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg, special, stats
-from sklearn.base import OutlierMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score
+from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._openmp_helpers import _openmp_effective_n_threads
-from ..utils.validation import check_min_samples
+from ..utils.validation import message_prefix
 from ._comedian import _comedian, _row_median_mad
 
-__all__ = ["ShrinkageComedianCovariance", "ShrinkageMahalanobisDetector"]
+__all__ = ["ShrinkageComedianCovariance"]
 
 # 1 / Phi^{-1}(3/4)^2: makes the squared MAD (and the diagonal comedian) a
 # consistent variance at the normal.
@@ -38,6 +44,8 @@ _EIG_FLOOR = 1e-10
 _BLOCK_ROWS = 1 << 15
 # Rows averaged for the L1-median's asymptotic variance (location shrinkage).
 _TRACE_ROWS = 20_000
+# Half-width of the 95% normal interval, in standard errors (both sides).
+_HALF_WIDTH = 2.0 * 1.96
 
 
 # ---------------------------------------------------------------------------
@@ -83,7 +91,7 @@ def _comedian_correlation_table(n_grid=1001):
             half = 0.5 * (hi - lo)
             v = lo + half * (x[None, :] + 1.0)
             f = special.erf(np.sqrt(a + b * v * v)) * np.exp(-0.5 * v * v)
-            total += (half * (f @ w[:, None]))[:, 0] if f.ndim == 2 else 0.0
+            total += (half * (f @ w[:, None]))[:, 0]
         return 2.0 * total / math.sqrt(2.0 * math.pi)
 
     lo = np.zeros(n_grid)
@@ -115,16 +123,14 @@ def _comedian_to_correlation(r):
 
 def _row_norms_from(X, m):
     """Euclidean norms of the rows of X - m, by blocks of rows."""
-    n = X.shape[0]
-    r = np.empty(n, dtype=np.float64)
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, n)
-        diff = X[start:stop] - m
-        r[start:stop] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    r = np.empty(X.shape[0], dtype=np.float64)
+    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
+        diff = X[rows] - m
+        r[rows] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return r
 
 
-def _weiszfeld(X, start, *, max_iter, tol, estimator_name):
+def _weiszfeld(X, start, *, max_iter, tol, estimator=None):
     """Spatial (L1-) median by Weiszfeld's algorithm, modified at data points.
 
     Vardi and Zhang's modification: when the iterate sits on ``eta`` data
@@ -132,9 +138,23 @@ def _weiszfeld(X, start, *, max_iter, tol, estimator_name):
     stops when ``R <= eta`` (the iterate is then the minimiser). Each iteration
     costs O(n p) and makes no n x p copy beyond one block of rows.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data.
+    start : ndarray of shape (n_features,)
+        First iterate.
+    max_iter : int
+        Most iterations; a ConvergenceWarning is raised when they run out.
+    tol : float
+        Stop when a step is below ``tol`` times the mean distance of the rows
+        to the iterate.
+    estimator : estimator instance or str, default=None
+        Named in front of the warning.
+
     Returns
     -------
-    m : ndarray of shape (p,), float64
+    m : ndarray of shape (n_features,), float64
     n_iter : int
         Iterations run (at least 1).
     """
@@ -170,11 +190,26 @@ def _weiszfeld(X, start, *, max_iter, tol, estimator_name):
         if step <= tol * mean_r:
             return m, n_iter
     warnings.warn(
-        f"{estimator_name}: the L1-median (Weiszfeld) did not converge in "
-        f"max_iter={max_iter} iterations; increase max_iter or tol.",
+        f"{message_prefix(estimator)}the L1-median (Weiszfeld) did not converge "
+        f"in max_iter={max_iter} iterations; increase max_iter or tol.",
         ConvergenceWarning,
     )
     return m, n_iter
+
+
+def _median_trace_variance(X, med, mad2):
+    """Trace of the asymptotic covariance of the coordinatewise median, over n.
+
+    ``(pi / 2) sum_j sigma_j^2 / n`` with ``sigma_j^2 = C * MAD_j^2``, or the
+    squared mean-absolute-deviation scale where the MAD is 0.
+    """
+    scale2 = _C * mad2
+    zero = scale2 <= 0
+    if np.any(zero):
+        scale2[zero] = (
+            _MEAN_ABS_SCALE * np.mean(np.abs(X[:, zero] - med[zero]), axis=0)
+        ) ** 2
+    return (math.pi / 2.0) * float(np.sum(scale2)) / X.shape[0]
 
 
 def _l1_median_trace_variance(X, T):
@@ -186,15 +221,13 @@ def _l1_median_trace_variance(X, T):
     the shrinkage intensity, and converge long before that.
     """
     n, p = X.shape
-    step = max(1, n // _TRACE_ROWS)
-    X = X[::step]
+    X = X[:: max(1, n // _TRACE_ROWS)]
     a_mat = np.zeros((p, p))
     b_mat = np.zeros((p, p))
     inv_sum = 0.0
     used = 0
-    for start in range(0, X.shape[0], _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, X.shape[0])
-        y = np.asarray(X[start:stop], dtype=np.float64) - T
+    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
+        y = np.asarray(X[rows], dtype=np.float64) - T
         r = np.sqrt(np.einsum("ij,ij->i", y, y))
         keep = r > 0
         y = y[keep]
@@ -216,15 +249,72 @@ def _l1_median_trace_variance(X, T):
     return float(np.trace(a_inv @ b_mat @ a_inv)) / n
 
 
+def _shrink_location(T, tr_var):
+    """Shrink T toward ``nu * 1`` (``nu`` its mean entry).
+
+    The intensity ``alpha = tr_var / |T - nu 1|^2``, clipped to [0, 1], is the
+    ratio of the estimator's variance to the spread of its entries (0 when they
+    are all equal). Returns the shrunk location and ``alpha``.
+    """
+    nu = float(np.mean(T))
+    spread = float(np.sum((T - nu) ** 2))
+    alpha = min(max(tr_var / spread, 0.0), 1.0) if spread > 0 else 0.0
+    return alpha * nu + (1.0 - alpha) * T, alpha
+
+
+def _robust_location(
+    X, *, location, shrink_location, max_iter, tol, n_threads, estimator=None
+):
+    """Location step: the L1- or coordinatewise median, optionally shrunk.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Data without constant columns.
+    location, shrink_location, max_iter, tol
+        As in :class:`ShrinkageComedianCovariance`.
+    n_threads : int
+        OpenMP threads of the median kernel.
+    estimator : estimator instance or str, default=None
+        Named in front of warnings.
+
+    Returns
+    -------
+    location : ndarray of shape (n_features,), float64
+    alpha : float
+        Location shrinkage intensity (0 when not shrunk).
+    n_iter : int
+        Weiszfeld iterations (1 for the coordinatewise median).
+    """
+    med, mad2 = _row_median_mad(np.ascontiguousarray(X.T), n_threads)
+    n_iter = 1
+    if location == "median":
+        T = med
+    else:
+        T, n_iter = _weiszfeld(X, med, max_iter=max_iter, tol=tol, estimator=estimator)
+    if not shrink_location:
+        return np.asarray(T, dtype=np.float64), 0.0, n_iter
+    if location == "median":
+        tr_var = _median_trace_variance(X, med, mad2)
+    else:
+        tr_var = _l1_median_trace_variance(X, T)
+    shrunk, alpha = _shrink_location(T, tr_var)
+    return shrunk, alpha, n_iter
+
+
 # ---------------------------------------------------------------------------
-# Scatter helpers
+# Scatter
 # ---------------------------------------------------------------------------
 
 
-def _robust_scales(ZT, med_sq, name, estimator_name):
-    """Consistent scales of the centred rows of ZT: sqrt(C * median z^2), or
-    sqrt(pi/2) * mean |z| where that median is 0 (>= 50% of values at the
-    centre). Rows that are exactly 0 keep scale 0 (left to the eigenvalue floor)."""
+def _robust_scales(ZT, med_sq, name, estimator=None):
+    """Consistent scales of the centred rows of ZT.
+
+    ``sqrt(C * median z^2)``, or ``sqrt(pi/2) * mean |z|`` where that median is
+    0 (at least half the values at the centre), with a warning naming those
+    rows as ``name``. Rows that are exactly 0 keep scale 0 (left to the
+    eigenvalue floor).
+    """
     scale = np.sqrt(_C * np.maximum(med_sq, 0.0))
     zero = np.flatnonzero(scale <= 0)
     if zero.size:
@@ -233,13 +323,150 @@ def _robust_scales(ZT, med_sq, name, estimator_name):
         fixed = zero[mean_abs > 0]
         if fixed.size:
             warnings.warn(
-                f"{estimator_name}: {name} {fixed.tolist()[:10]} have a zero "
-                "median absolute deviation (at least half of the values sit at "
-                "the centre); their scale falls back to sqrt(pi/2) * mean "
+                f"{message_prefix(estimator)}{name} {fixed.tolist()[:10]} have a "
+                "zero median absolute deviation (at least half of the values sit "
+                "at the centre); their scale falls back to sqrt(pi/2) * mean "
                 "absolute deviation.",
                 RuntimeWarning,
             )
     return scale
+
+
+def _comedian_normalizer(scale):
+    """``sqrt(COM_jj COM_kk)`` as the consistent scales imply."""
+    com_diag = scale**2 / _C
+    return np.sqrt(np.outer(com_diag, com_diag))
+
+
+def _orthogonalised_scatter(ZT, com, scale, n_threads, estimator=None):
+    """Normal-consistent scatter from the comedian matrix, made positive definite.
+
+    The comedian correlations are mapped to correlations consistent at the
+    normal; the data, scaled and rotated onto the eigenvectors ``E`` of that
+    correlation matrix, get robust variances ``lam`` (as in the OGK
+    estimator), and the scatter is ``D E diag(lam) E^T D`` with ``D`` the
+    column scales.
+    """
+    rho = _comedian_to_correlation(com / _comedian_normalizer(scale))
+    np.fill_diagonal(rho, 1.0)
+    _, E = linalg.eigh(rho)
+    # Y = Z D^{-1} E, transposed: (p, n)
+    W = (E / scale[:, None]).T.astype(ZT.dtype)
+    YT = np.ascontiguousarray(W @ ZT)
+    _, lam_mad2 = _row_median_mad(YT, n_threads)
+    lam = _robust_scales(YT, lam_mad2, "orthogonalised component(s)", estimator) ** 2
+    S = (scale[:, None] * E * lam) @ (E.T * scale[None, :])
+    return 0.5 * (S + S.T)
+
+
+def _scatter_standard_errors(low, upp, scale, consistency):
+    """Standard errors of the scatter entries, in covariance units.
+
+    From the distribution-free 95% interval ``[low, upp]`` of each comedian
+    entry: rescaled for ``'diagonal'``, mapped through the correlation map (a
+    secant form of the delta method) for ``'normal'``.
+    """
+    if consistency == "diagonal":
+        se = (upp - low) / _HALF_WIDTH
+    else:
+        denom = _comedian_normalizer(scale)
+        rho_width = _comedian_to_correlation(upp / denom) - (
+            _comedian_to_correlation(low / denom)
+        )
+        se = np.outer(scale, scale) * rho_width / _HALF_WIDTH
+    np.fill_diagonal(se, _C * np.diag(upp - low) / _HALF_WIDTH)
+    return se
+
+
+def _comedian_scatter(
+    X, location, *, consistency, compute_se, n_threads, estimator=None
+):
+    """Scatter step: the comedian matrix of ``X - location``, made consistent.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Data without constant columns.
+    location : ndarray of shape (n_features,)
+        Centre.
+    consistency : {'normal', 'diagonal'}
+        As in :class:`ShrinkageComedianCovariance`.
+    compute_se : bool
+        Also return the standard errors of the entries.
+    n_threads : int
+        OpenMP threads of the comedian kernel.
+    estimator : estimator instance or str, default=None
+        Named in front of warnings.
+
+    Returns
+    -------
+    S : ndarray of shape (n_features, n_features), float64
+    se : ndarray of shape (n_features, n_features) or None
+        Standard errors of the entries of ``S`` (None unless ``compute_se``).
+    """
+    n, p = X.shape
+    ZT = np.empty((p, n), dtype=X.dtype)
+    np.subtract(X.T, location.astype(X.dtype)[:, None], out=ZT)
+    h = int(math.ceil(0.98 * math.sqrt(n)))
+    com, low, upp = _comedian(ZT, h, compute_se, n_threads)
+    scale = _robust_scales(ZT, np.diag(com).copy(), "column(s)", estimator)
+    se = _scatter_standard_errors(low, upp, scale, consistency) if compute_se else None
+    if consistency == "diagonal":
+        S = com.copy()
+        np.fill_diagonal(S, scale**2)
+    else:
+        S = _orthogonalised_scatter(ZT, com, scale, n_threads, estimator)
+    return S, se
+
+
+def _raw_intensity_numerator(X, location, S, factor=1.0):
+    """Fourth-moment (Ledoit-Wolf form) numerator of the scatter intensity.
+
+    ``(mean |z|^4 - |S|_F^2) / n`` with ``z = sqrt(factor) (x - location)``,
+    by blocks of rows.
+    """
+    n = X.shape[0]
+    fourth = 0.0
+    for rows in gen_batches(n, _BLOCK_ROWS):
+        z = (np.asarray(X[rows], dtype=np.float64) - location) * math.sqrt(factor)
+        sq = np.einsum("ij,ij->i", z, z)
+        fourth += float(np.sum(sq**2))
+    return (fourth / n - float(np.sum(S**2))) / n
+
+
+def _shrink_to_identity(S, numerator):
+    """Shrink S toward ``m * I`` (``m`` its mean eigenvalue).
+
+    The intensity ``delta = numerator / |S - m I|_F^2`` is clipped to [0, 1]
+    (1 when ``S = m I``). Returns the shrunk scatter and ``delta``.
+    """
+    p = S.shape[0]
+    target = (float(np.trace(S)) / p) * np.eye(p)
+    gamma = float(np.sum((S - target) ** 2))
+    delta = min(max(numerator / gamma, 0.0), 1.0) if gamma > 0 else 1.0
+    return delta * target + (1.0 - delta) * S, delta
+
+
+def _floor_eigenvalues(cov, estimator=None):
+    """Floor the eigenvalues of cov at 1e-10 * tr(cov) / p, warning when needed."""
+    p = cov.shape[0]
+    cov = 0.5 * (cov + cov.T)
+    evals, evecs = linalg.eigh(cov)
+    level = float(np.trace(cov)) / p
+    floor = _EIG_FLOOR * level if level > 0 else _EIG_FLOOR
+    if evals[0] <= floor:
+        warnings.warn(
+            f"{message_prefix(estimator)}the scatter estimate is singular or "
+            f"nearly so (smallest eigenvalue {evals[0]:.3g}, trace/p "
+            f"{level:.3g}); its eigenvalues were floored at {floor:.3g}. The "
+            "data may have collinear columns or too few rows for the number of "
+            "features.",
+            RuntimeWarning,
+        )
+        evals = np.maximum(evals, floor)
+        cov = (evecs * evals) @ evecs.T
+        cov = 0.5 * (cov + cov.T)
+    return cov
 
 
 def _mahalanobis_sq(X, location, covariance):
@@ -255,35 +482,134 @@ def _mahalanobis_sq(X, location, covariance):
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     chol = chol.astype(dtype, copy=False)
     loc = np.asarray(location, dtype=dtype)
-    n = X.shape[0]
-    out = np.empty(n, dtype=dtype)
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, n)
-        diff = (X[start:stop] - loc).T
-        y = linalg.solve_triangular(chol, diff, lower=True, check_finite=False)
-        out[start:stop] = np.einsum("ij,ij->j", y, y)
+    out = np.empty(X.shape[0], dtype=dtype)
+    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
+        y = linalg.solve_triangular(
+            chol, (X[rows] - loc).T, lower=True, check_finite=False
+        )
+        out[rows] = np.einsum("ij,ij->j", y, y)
     return out
 
 
-def _floor_eigenvalues(cov, estimator_name):
-    """Floor the eigenvalues of cov at 1e-10 * tr(cov) / p, warning when needed."""
-    p = cov.shape[0]
-    cov = 0.5 * (cov + cov.T)
-    evals, evecs = linalg.eigh(cov)
-    level = float(np.trace(cov)) / p
-    floor = _EIG_FLOOR * level if level > 0 else _EIG_FLOOR
-    if evals[0] <= floor:
-        warnings.warn(
-            f"{estimator_name}: the scatter estimate is singular or nearly so "
-            f"(smallest eigenvalue {evals[0]:.3g}, trace/p {level:.3g}); its "
-            f"eigenvalues were floored at {floor:.3g}. The data may have "
-            "collinear columns or too few rows for the number of features.",
-            RuntimeWarning,
+# ---------------------------------------------------------------------------
+# All the steps
+# ---------------------------------------------------------------------------
+
+
+def _location_scatter(
+    X,
+    *,
+    location,
+    shrink_location,
+    shrink_scatter,
+    robust_intensity,
+    consistency,
+    assume_centered,
+    max_iter,
+    tol,
+    estimator=None,
+):
+    """Location, scatter, alpha, delta and n_iter of X without constant columns."""
+    n_threads = _openmp_effective_n_threads()
+    if assume_centered:
+        center, alpha, n_iter = np.zeros(X.shape[1]), 0.0, 1
+    else:
+        center, alpha, n_iter = _robust_location(
+            X,
+            location=location,
+            shrink_location=shrink_location,
+            max_iter=max_iter,
+            tol=tol,
+            n_threads=n_threads,
+            estimator=estimator,
         )
-        evals = np.maximum(evals, floor)
-        cov = (evecs * evals) @ evecs.T
-        cov = 0.5 * (cov + cov.T)
-    return cov
+    compute_se = shrink_scatter and robust_intensity
+    S, se = _comedian_scatter(
+        X,
+        center,
+        consistency=consistency,
+        compute_se=compute_se,
+        n_threads=n_threads,
+        estimator=estimator,
+    )
+    delta = 0.0
+    if shrink_scatter:
+        if robust_intensity:
+            numerator = float(np.sum(se**2))
+        else:
+            numerator = _raw_intensity_numerator(X, center, S)
+        S, delta = _shrink_to_identity(S, numerator)
+    return center, _floor_eigenvalues(S, estimator), alpha, delta, n_iter
+
+
+def _robust_estimates(X, *, assume_centered, estimator=None, **params):
+    """The robust estimates of X, its constant columns set aside.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Data.
+    assume_centered : bool
+        As in :class:`ShrinkageComedianCovariance`.
+    estimator : estimator instance or str, default=None
+        Named in front of errors and warnings.
+    **params
+        The other parameters of :class:`ShrinkageComedianCovariance` that
+        :func:`_location_scatter` takes.
+
+    Returns
+    -------
+    location : ndarray of shape (n_features,)
+    covariance : ndarray of shape (n_features, n_features)
+    alpha, delta : float
+        Location and scatter shrinkage intensities.
+    n_iter : int
+        Weiszfeld iterations.
+
+    Notes
+    -----
+    A constant column is left out of the estimation: its location is the
+    constant (0 when ``assume_centered``) and its variance the eigenvalue
+    floor, or ``c^2`` for a constant ``c != 0`` when ``assume_centered``.
+    """
+    prefix = message_prefix(estimator)
+    const = np.ptp(X, axis=0) == 0
+    if np.all(const):
+        raise ValueError(
+            f"{prefix}every column of X is constant; a scatter matrix cannot be "
+            "estimated."
+        )
+    if not np.any(const):
+        return _location_scatter(
+            X, assume_centered=assume_centered, estimator=estimator, **params
+        )
+    warnings.warn(
+        f"{prefix}column(s) {np.flatnonzero(const).tolist()[:10]} of X are "
+        "constant; they are set aside: their location is the constant and their "
+        "variance is floored, so any other value there is an outlier.",
+        RuntimeWarning,
+    )
+    keep = ~const
+    loc_sub, cov_sub, alpha, delta, n_iter = _location_scatter(
+        np.ascontiguousarray(X[:, keep]),
+        assume_centered=assume_centered,
+        estimator=estimator,
+        **params,
+    )
+    p = X.shape[1]
+    location = np.zeros(p)
+    location[keep] = loc_sub
+    if not assume_centered:
+        location[const] = X[0, const]
+    cov = np.zeros((p, p))
+    cov[np.ix_(keep, keep)] = cov_sub
+    level = float(np.trace(cov_sub)) / cov_sub.shape[0]
+    cov[const, const] = _EIG_FLOOR * (level if level > 0 else 1.0)
+    if assume_centered:
+        # centred at 0: a constant non-zero column has scale |c|.
+        nz = const & (X[0] != 0)
+        cov[nz, nz] = np.asarray(X[0, nz], dtype=np.float64) ** 2
+    return location, cov, alpha, delta, n_iter
 
 
 # ---------------------------------------------------------------------------
@@ -298,44 +624,54 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     optionally shrunk toward the mean of its entries; scatter is the comedian
     matrix ``COM_jk = median_i(z_ij z_ik)`` of the centred data, made
     consistent at the normal, optionally shrunk toward a scaled identity with
-    an estimated intensity (Cabana, Lillo and Laniado). Both estimators have a
-    high breakdown point and cost ``O(n p^2)`` order-statistic selections, with
-    no iteration over subsets as in the MCD.
-
-    See scikit-learn's user guide on covariance estimation for the background.
+    an estimated intensity [1]_. Both estimators have a high breakdown point
+    and cost ``O(n p^2)`` order-statistic selections, with no iteration over
+    subsets as in the MCD.
 
     Parameters
     ----------
     location : {'l1_median', 'median'}, default='l1_median'
         ``'l1_median'``: the spatial median (Weiszfeld's algorithm, safe at
-        data points). ``'median'``: the coordinatewise median.
+        data points). ``'median'``: the coordinatewise median. The default is
+        the spatial median because it is equivariant under rotations and
+        always lies inside the convex hull of the data, which the
+        coordinatewise median does not.
     shrink_location : bool, default=True
         Shrink the location toward ``nu * 1`` (``nu`` the mean of its
         entries) with intensity ``alpha = tr Var(T) / |T - nu 1|^2``, clipped
-        to [0, 1].
+        to [0, 1]. On by default because, for comparable columns, it lowers
+        the total error of the location at no cost in robustness.
     shrink_scatter : bool, default=True
         Shrink the scatter toward ``m * I`` (``m`` its mean eigenvalue) with
-        an estimated intensity ``delta``.
+        an estimated intensity ``delta``. On by default because it keeps the
+        scatter well conditioned when ``n_features`` is close to
+        ``n_samples``.
     robust_intensity : bool, default=True
         Estimate ``delta`` from order-statistic standard errors of the
-        comedian entries (robust to heavy tails and outliers). False uses the
-        raw fourth moments of the paper (Ledoit-Wolf form), which tends to
-        ``delta = 1`` under heavy tails or contamination.
+        comedian entries. False uses the raw fourth moments of [1]_
+        (Ledoit-Wolf form). On by default because raw fourth moments are
+        driven by heavy tails and outliers, and then push ``delta`` to 1.
     consistency : {'normal', 'diagonal'}, default='normal'
         ``'normal'``: every off-diagonal comedian is mapped to a correlation
         consistent at the bivariate normal, and the matrix is orthogonalised
-        as in the OGK estimator, which makes it positive definite.
-        ``'diagonal'``: only the diagonal is rescaled (the paper's choice);
-        its correlations are biased toward 0.
+        as in the OGK estimator [4]_. ``'diagonal'``: only the diagonal is
+        rescaled, as in [1]_. The default because the diagonal rescaling
+        biases correlations toward 0, while the normal map does not and also
+        makes the scatter positive definite.
     assume_centered : bool, default=False
-        If True, the location is 0 and the data are not centred.
+        If True, the location is 0 and the data are not centred. Off by
+        default because the centre of the data is rarely known.
     store_precision : bool, default=True
-        Store the precision matrix (pseudo-inverse of the covariance).
+        Store the precision matrix (pseudo-inverse of the covariance). On by
+        default, as in :class:`~sklearn.covariance.EmpiricalCovariance`, so
+        that ``get_precision`` needs no further inversion.
     max_iter : int, default=200
-        Maximum number of Weiszfeld iterations.
+        Maximum number of Weiszfeld iterations. The default is a safety bound
+        well above what data not concentrated at one point need.
     tol : float, default=1e-7
         Weiszfeld stops when a step is below ``tol`` times the mean distance
-        of the rows to the estimate.
+        of the rows to the estimate. The default places the median far more
+        precisely than its sampling error at any practical ``n_samples``.
 
     Attributes
     ----------
@@ -400,7 +736,7 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     >>> X = rng.multivariate_normal([0, 0], [[1.0, 0.5], [0.5, 1.0]], size=500)
     >>> X[:25] = 20.0  # 5% gross outliers
     >>> cov = ShrinkageComedianCovariance().fit(X)
-    >>> bool(np.all(np.abs(cov.location_) < 0.2))  # the mean is near 1
+    >>> bool(np.all(np.abs(cov.location_) < 0.2))  # the sample mean is near 1
     True
     >>> bool(np.all(np.abs(cov.covariance_ - [[1.0, 0.5], [0.5, 1.0]]) < 0.3))
     True
@@ -430,7 +766,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         max_iter=200,
         tol=1e-7,
     ):
-        super().__init__(store_precision=store_precision, assume_centered=assume_centered)
+        super().__init__(
+            store_precision=store_precision, assume_centered=assume_centered
+        )
         self.location = location
         self.shrink_location = shrink_location
         self.shrink_scatter = shrink_scatter
@@ -439,19 +777,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         self.max_iter = max_iter
         self.tol = tol
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        tags.non_deterministic = False
-        return tags
-
-    # -- fitting ------------------------------------------------------------
-
     def _validate_X(self, X, reset=True):
-        name = type(self).__name__
         try:
-            X = validate_data(
+            return validate_data(
                 self,
                 X,
                 reset=reset,
@@ -460,11 +788,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
             )
         except (TypeError, ValueError) as exc:
             # every message names the estimator (scikit-learn's do not always)
-            msg = str(exc)
-            if name not in msg:
-                raise type(exc)(f"{name}: {msg}") from exc
-            raise
-        return X
+            if type(self).__name__ in str(exc):
+                raise
+            raise type(exc)(f"{message_prefix(self)}{exc}") from exc
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -483,164 +809,32 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
             Fitted estimator.
         """
         X = self._validate_X(X)
-        check_min_samples(X.shape[0], 2, estimator_name=type(self).__name__)
-        self._fit_robust(X)
-        return self
-
-    def _fit_robust(self, X):
-        """Set location_, covariance_ (and precision_) and the intensities."""
-        name = type(self).__name__
-        n, p = X.shape
-        ptp = np.ptp(X, axis=0)
-        const = ptp == 0
-        if np.all(const):
-            raise ValueError(
-                f"{name}: every column of X is constant; a scatter matrix "
-                "cannot be estimated."
-            )
-        if np.any(const):
-            idx = np.flatnonzero(const)
-            warnings.warn(
-                f"{name}: column(s) {idx.tolist()[:10]} of X are constant; they "
-                "are set aside: their location is the constant and their "
-                "variance is floored, so any other value there is an outlier.",
-                RuntimeWarning,
-            )
-            keep = ~const
-            loc_sub, cov_sub, alpha, delta, n_iter = self._robust_core(
-                np.ascontiguousarray(X[:, keep])
-            )
-            location = np.zeros(p)
-            location[keep] = loc_sub
-            if not self.assume_centered:
-                location[const] = X[0, const]
-            cov = np.zeros((p, p))
-            cov[np.ix_(keep, keep)] = cov_sub
-            level = float(np.trace(cov_sub)) / cov_sub.shape[0]
-            cov[const, const] = _EIG_FLOOR * (level if level > 0 else 1.0)
-            if self.assume_centered:
-                # centred at 0: a constant non-zero column has scale |c|.
-                nz = const & (X[0] != 0)
-                cov[nz, nz] = np.asarray(X[0, nz], dtype=np.float64) ** 2
-        else:
-            location, cov, alpha, delta, n_iter = self._robust_core(X)
+        location, covariance, alpha, delta, n_iter = _robust_estimates(
+            X,
+            location=self.location,
+            shrink_location=self.shrink_location,
+            shrink_scatter=self.shrink_scatter,
+            robust_intensity=self.robust_intensity,
+            consistency=self.consistency,
+            assume_centered=self.assume_centered,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            estimator=self,
+        )
         self.location_ = location
-        self._set_covariance(cov)
+        self._set_covariance(covariance)
         self.location_shrinkage_ = float(alpha)
         self.covariance_shrinkage_ = float(delta)
         self.n_iter_ = int(n_iter)
+        self._fit_training_rows(X)
+        return self
 
-    def _robust_core(self, X):
-        """Location, scatter, alpha, delta, n_iter for X without constant columns."""
-        name = type(self).__name__
-        n, p = X.shape
-        n_threads = _openmp_effective_n_threads()
-        n_iter = 1
-        alpha = 0.0
+    def _fit_training_rows(self, X):
+        """Hook of ``fit``: further steps on the validated training data.
 
-        # ---- location
-        if self.assume_centered:
-            location = np.zeros(p)
-        else:
-            XT = np.ascontiguousarray(X.T)
-            med, mad2 = _row_median_mad(XT, n_threads)
-            del XT
-            if self.location == "median":
-                T = med
-            else:
-                T, n_iter = _weiszfeld(
-                    X, med, max_iter=self.max_iter, tol=self.tol, estimator_name=name
-                )
-            if self.shrink_location:
-                if self.location == "median":
-                    scale2 = _C * mad2
-                    zero = scale2 <= 0
-                    if np.any(zero):
-                        scale2[zero] = (
-                            _MEAN_ABS_SCALE
-                            * np.mean(np.abs(X[:, zero] - med[zero]), axis=0)
-                        ) ** 2
-                    tr_var = (math.pi / 2.0) * float(np.sum(scale2)) / n
-                else:
-                    tr_var = _l1_median_trace_variance(X, T)
-                nu = float(np.mean(T))
-                spread = float(np.sum((T - nu) ** 2))
-                if spread > 0:
-                    alpha = min(max(tr_var / spread, 0.0), 1.0)
-                else:
-                    alpha = 0.0
-                location = alpha * nu + (1.0 - alpha) * T
-            else:
-                location = np.asarray(T, dtype=np.float64)
-
-        # ---- comedian of the centred data (transposed, input dtype)
-        ZT = np.empty((p, n), dtype=X.dtype)
-        np.subtract(X.T, location.astype(X.dtype)[:, None], out=ZT)
-        h = int(math.ceil(0.98 * math.sqrt(n)))
-        need_se = self.shrink_scatter and self.robust_intensity
-        com, low, upp = _comedian(ZT, h, need_se, n_threads)
-        scale = _robust_scales(ZT, np.diag(com).copy(), "column(s)", name)
-        # COM_jj as the scales imply (differs only for zero-MAD columns)
-        com_diag = scale**2 / _C
-        half_width = 2.0 * 1.96
-
-        if self.consistency == "diagonal":
-            S = com.copy()
-            np.fill_diagonal(S, scale**2)
-            se_s = (upp - low) / half_width
-        else:
-            denom = np.sqrt(np.outer(com_diag, com_diag))
-            rho = _comedian_to_correlation(com / denom)
-            np.fill_diagonal(rho, 1.0)
-            evals, E = linalg.eigh(rho)
-            # Y = Z D^{-1} E, transposed: (p, n)
-            W = (E / scale[:, None]).T.astype(X.dtype)
-            YT = np.ascontiguousarray(W @ ZT)
-            del ZT  # keep at most two p x n arrays alive
-            _, lam_mad2 = _row_median_mad(YT, n_threads)
-            lam = _robust_scales(YT, lam_mad2, "orthogonalised component(s)", name) ** 2
-            del YT
-            S = (scale[:, None] * E * lam) @ (E.T * scale[None, :])
-            S = 0.5 * (S + S.T)
-            if need_se:
-                # the order-statistic interval of COM_jk mapped through g^{-1}
-                # (a secant form of the delta method), in covariance units
-                rho_width = _comedian_to_correlation(upp / denom) - (
-                    _comedian_to_correlation(low / denom)
-                )
-                se_s = np.outer(scale, scale) * rho_width / half_width
-            else:
-                se_s = np.zeros((p, p))
-        if need_se:
-            np.fill_diagonal(se_s, _C * np.diag(upp - low) / half_width)
-        ZT = None
-
-        # ---- shrinkage toward m I
-        delta = 0.0
-        if self.shrink_scatter:
-            m = float(np.trace(S)) / p
-            F = m * np.eye(p)
-            gamma = float(np.sum((S - F) ** 2))
-            if self.robust_intensity:
-                num = float(np.sum(se_s**2))
-            else:
-                fourth = 0.0
-                for start in range(0, n, _BLOCK_ROWS):
-                    stop = min(start + _BLOCK_ROWS, n)
-                    z = np.asarray(X[start:stop], dtype=np.float64) - location
-                    sq = np.einsum("ij,ij->i", z, z)
-                    fourth += float(np.sum(sq**2))
-                num = (fourth / n - float(np.sum(S**2))) / n
-            if gamma > 0:
-                delta = min(max(num / gamma, 0.0), 1.0)
-            else:
-                delta = 1.0
-            S = delta * F + (1.0 - delta) * S
-
-        S = _floor_eigenvalues(S, name)
-        return location, S, alpha, delta, n_iter
-
-    # -- prediction -----------------------------------------------------------
+        It runs once the estimates are set; the estimator has none. A
+        subclass refines the estimates or stores per-row results here.
+        """
 
     def mahalanobis(self, X):
         """Squared Mahalanobis distances of observations to the robust location.
@@ -659,342 +853,3 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return _mahalanobis_sq(X, self.location_, self.covariance_)
-
-
-# ---------------------------------------------------------------------------
-# The detector
-# ---------------------------------------------------------------------------
-
-
-def _adjusted_threshold(d2, p, quantile):
-    """Filzmoser-Reimann-Garrett adaptive cut-off (mvoutlier's pcrit)."""
-    n = d2.shape[0]
-    delta0 = float(stats.chi2.ppf(quantile, p))
-    d2s = np.sort(np.asarray(d2, dtype=np.float64))
-    diff = stats.chi2.cdf(d2s, p) - (np.arange(1, n + 1) - 0.5) / n
-    mask = (d2s >= delta0) & (diff > 0)
-    pn = float(diff[mask].max()) if np.any(mask) else 0.0
-    if p <= 10:
-        pcrit = (0.24 - 0.003 * p) / math.sqrt(n)
-    else:
-        pcrit = (0.252 - 0.0018 * p) / math.sqrt(n)
-    if pn <= pcrit:
-        return max(delta0, float(d2s[-1])), pn, pcrit
-    idx = n - int(math.ceil(n * pn)) - 1
-    idx = min(max(idx, 0), n - 1)
-    return max(delta0, float(d2s[idx])), pn, pcrit
-
-
-class ShrinkageMahalanobisDetector(OutlierMixin, ShrinkageComedianCovariance):
-    """Outlier detection by a robust Mahalanobis distance with shrinkage.
-
-    Fits :class:`ShrinkageComedianCovariance` and flags the rows whose squared
-    robust Mahalanobis distance exceeds a cut-off: the chi-square quantile, the
-    adaptive (adjusted) cut-off, or a training percentile as
-    :class:`~sklearn.covariance.EllipticEnvelope` does. It is much faster
-    than the MCD for large ``n`` and works for ``p`` close to ``n``.
-
-    Parameters
-    ----------
-    location : {'l1_median', 'median'}, default='l1_median'
-        Spatial median (Weiszfeld) or coordinatewise median.
-    shrink_location : bool, default=True
-        Shrink the location toward ``nu * 1``.
-    shrink_scatter : bool, default=True
-        Shrink the scatter toward ``m * I``.
-    robust_intensity : bool, default=True
-        Order-statistic (robust) scatter shrinkage intensity; False uses the
-        paper's raw fourth moments.
-    consistency : {'normal', 'diagonal'}, default='normal'
-        Normal-consistent correlations with OGK orthogonalisation, or the
-        paper's diagonal rescaling only.
-    assume_centered : bool, default=False
-        If True, the location is 0.
-    store_precision : bool, default=True
-        Store the precision matrix.
-    max_iter : int, default=200
-        Maximum number of Weiszfeld iterations.
-    tol : float, default=1e-7
-        Weiszfeld tolerance, relative to the mean distance to the estimate.
-    contamination : 'auto' or float in (0, 0.5], default='auto'
-        ``'auto'``: the threshold is the rule given by ``cutoff``. A float:
-        that share of the training rows is flagged (``offset_`` is the
-        percentile of the training scores, as in ``EllipticEnvelope``);
-        ``cutoff`` is then unused.
-    cutoff : {'chi2', 'adjusted'}, default='chi2'
-        With ``contamination='auto'``: ``'chi2'`` uses ``chi2_p(quantile)``;
-        ``'adjusted'`` the adaptive cut-off of Filzmoser, Reimann and Garrett,
-        which is at least that quantile and flags nothing when the tail of the
-        distances agrees with the chi-square law.
-    quantile : float in (0.5, 1), default=0.975
-        Chi-square quantile of the cut-off and of the reweighting.
-    reweight : bool, default=False
-        One-step hard reweighting: the mean and the (consistency-corrected,
-        shrunk when ``shrink_scatter``) covariance of the rows within the
-        ``quantile`` cut-off replace the raw estimates.
-
-    Attributes
-    ----------
-    location_ : ndarray of shape (n_features,)
-        Robust location (reweighted when ``reweight``).
-    covariance_ : ndarray of shape (n_features, n_features)
-        Robust scatter (reweighted when ``reweight``).
-    precision_ : ndarray of shape (n_features, n_features)
-        Pseudo-inverse of ``covariance_`` (None unless ``store_precision``).
-    location_shrinkage_ : float
-        Location shrinkage intensity.
-    covariance_shrinkage_ : float
-        Scatter shrinkage intensity (of the reweighted scatter when
-        ``reweight``).
-    n_iter_ : int
-        Weiszfeld iterations (1 when none were run).
-    dist_ : ndarray of shape (n_samples,)
-        Squared robust Mahalanobis distances of the training rows.
-    threshold_ : float
-        Squared-distance cut-off: rows with ``dist_ > threshold_`` are
-        outliers.
-    offset_ : float
-        ``-threshold_``; ``decision_function = score_samples - offset_``.
-    raw_location_, raw_covariance_ : ndarray
-        The estimates before reweighting (only when ``reweight``).
-    support_ : ndarray of shape (n_samples,), dtype bool
-        Rows used by the reweighting (only when ``reweight``).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
-
-    See Also
-    --------
-    ShrinkageComedianCovariance : The location and scatter estimator.
-    sklearn.covariance.EllipticEnvelope : The same with the MCD.
-    sklearn.ensemble.IsolationForest : A non-parametric detector.
-
-    Notes
-    -----
-    Not affine equivariant (see :class:`ShrinkageComedianCovariance`):
-    standardise robustly first, e.g.
-    ``make_pipeline(RobustScaler(), ShrinkageMahalanobisDetector())``. For
-    strongly correlated data with ``p`` below about 20 and outliers along the
-    minor axes of the inlier ellipsoid, the MCD
-    (:class:`~sklearn.covariance.MinCovDet`, ``EllipticEnvelope``) detects
-    more; ``reweight=True`` lowers the false-positive rate there.
-
-    The adjusted cut-off uses the critical values of R's ``mvoutlier::arw``,
-    simulated for MCD distances at ``quantile=0.975``.
-
-    References
-    ----------
-    .. [1] E. Cabana, R. E. Lillo, H. Laniado. Multivariate outlier detection
-       based on a robust Mahalanobis distance with shrinkage estimators.
-       Statistical Papers 62, 1583-1609 (2021). arXiv:1904.02596.
-    .. [2] P. Filzmoser, R. G. Garrett, C. Reimann. Multivariate outlier
-       detection in exploration geochemistry. Computers & Geosciences 31,
-       579-587 (2005).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_spectral.covariance import ShrinkageMahalanobisDetector
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((1000, 5))
-    >>> X[:50] += 6.0  # 5% shifted outliers
-    >>> det = ShrinkageMahalanobisDetector().fit(X)
-    >>> pred = det.predict(X)
-    >>> bool(np.all(pred[:50] == -1)), float(np.mean(pred[50:] == -1)) < 0.05
-    (True, True)
-    >>> round(det.threshold_, 3)  # chi2.ppf(0.975, 5)
-    12.833
-    """
-
-    _parameter_constraints: dict = {
-        **ShrinkageComedianCovariance._parameter_constraints,
-        "contamination": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, 0.5, closed="right"),
-        ],
-        "cutoff": [StrOptions({"chi2", "adjusted"})],
-        "quantile": [Interval(Real, 0.5, 1, closed="neither")],
-        "reweight": ["boolean"],
-    }
-
-    def __init__(
-        self,
-        *,
-        location="l1_median",
-        shrink_location=True,
-        shrink_scatter=True,
-        robust_intensity=True,
-        consistency="normal",
-        assume_centered=False,
-        store_precision=True,
-        max_iter=200,
-        tol=1e-7,
-        contamination="auto",
-        cutoff="chi2",
-        quantile=0.975,
-        reweight=False,
-    ):
-        super().__init__(
-            location=location,
-            shrink_location=shrink_location,
-            shrink_scatter=shrink_scatter,
-            robust_intensity=robust_intensity,
-            consistency=consistency,
-            assume_centered=assume_centered,
-            store_precision=store_precision,
-            max_iter=max_iter,
-            tol=tol,
-        )
-        self.contamination = contamination
-        self.cutoff = cutoff
-        self.quantile = quantile
-        self.reweight = reweight
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit the robust estimates and the outlier threshold.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
-        name = type(self).__name__
-        X = self._validate_X(X)
-        n, p = X.shape
-        check_min_samples(n, 2, estimator_name=name)
-        self._fit_robust(X)
-        d2 = _mahalanobis_sq(X, self.location_, self.covariance_)
-        cut = float(stats.chi2.ppf(self.quantile, p))
-
-        if self.reweight:
-            self.raw_location_ = self.location_.copy()
-            self.raw_covariance_ = self.covariance_.copy()
-            keep = d2 <= cut
-            self.support_ = keep
-            n_keep = int(np.count_nonzero(keep))
-            if n_keep < 2:
-                warnings.warn(
-                    f"{name}: reweight=True kept {n_keep} row(s) within the "
-                    f"chi2 quantile {self.quantile}; the raw estimates are kept.",
-                    RuntimeWarning,
-                )
-            else:
-                self._reweight(X, keep, cut, p)
-                d2 = _mahalanobis_sq(X, self.location_, self.covariance_)
-
-        self.dist_ = d2
-        if self.contamination == "auto":
-            if self.cutoff == "chi2":
-                self.threshold_ = cut
-            else:
-                self.threshold_, _, _ = _adjusted_threshold(d2, p, self.quantile)
-            self.offset_ = -self.threshold_
-        else:
-            self.offset_ = float(np.percentile(-d2, 100.0 * self.contamination))
-            self.threshold_ = -self.offset_
-        return self
-
-    def _reweight(self, X, keep, cut, p):
-        """One-step hard reweighting on the rows within the cut-off."""
-        name = type(self).__name__
-        Xk = np.asarray(X[keep], dtype=np.float64)
-        n_k = Xk.shape[0]
-        if self.assume_centered:
-            loc = np.zeros(p)
-        else:
-            loc = Xk.mean(axis=0)
-        # truncation consistency of the covariance of a normal cut at chi2_p(q)
-        factor = self.quantile / float(stats.chi2.cdf(cut, p + 2))
-        z = (Xk - loc) * math.sqrt(factor)
-        S = (z.T @ z) / n_k
-        delta = 0.0
-        if self.shrink_scatter:
-            m = float(np.trace(S)) / p
-            F = m * np.eye(p)
-            gamma = float(np.sum((S - F) ** 2))
-            sq = np.einsum("ij,ij->i", z, z)
-            num = (float(np.sum(sq**2)) / n_k - float(np.sum(S**2))) / n_k
-            delta = min(max(num / gamma, 0.0), 1.0) if gamma > 0 else 1.0
-            S = delta * F + (1.0 - delta) * S
-            self.covariance_shrinkage_ = float(delta)
-        S = _floor_eigenvalues(S, name)
-        self.location_ = loc
-        self._set_covariance(S)
-
-    def score_samples(self, X):
-        """Negative squared Mahalanobis distances (higher means more normal).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            ``-mahalanobis(X)``.
-        """
-        check_is_fitted(self)
-        return -self.mahalanobis(X)
-
-    def decision_function(self, X):
-        """Signed distance to the threshold: negative for outliers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-
-        Returns
-        -------
-        decision : ndarray of shape (n_samples,)
-            ``score_samples(X) - offset_ = threshold_ - mahalanobis(X)``.
-        """
-        check_is_fitted(self)
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """Label each observation: +1 inlier, -1 outlier.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,), dtype int
-            +1 where ``decision_function(X) >= 0``, else -1.
-        """
-        values = self.decision_function(X)
-        labels = np.full(values.shape[0], -1, dtype=int)
-        labels[values >= 0] = 1
-        return labels
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy of ``predict(X)`` against ``y`` (+1 inlier, -1 outlier).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Test samples.
-        y : array-like of shape (n_samples,)
-            True labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-            Mean accuracy.
-        """
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
