@@ -1,39 +1,28 @@
-"""Bootstrap AMG internals: matching, aggregation, Galerkin, V-cycles.
-
-Spec: shared/papers/amg_spectral_clustering.md §7 items 1-3.
-"""
+"""Bootstrap AMG internals: matching, aggregation, Galerkin, V-cycles."""
 
 import networkx as nx
 import numpy as np
 import pytest
 from scipy import sparse
-
-from sklearn_spectral.cluster import _amg_setup as setup
+from sklearn_spectral.cluster._amg_cycle import SMOOTHERS, _CompositeSolver
 from sklearn_spectral.cluster._amg_hierarchy import _pair_aggregate, _restrict
 from sklearn_spectral.cluster._amg_matching import _suitor_matching
 
+from sklearn_spectral.cluster import _amg_setup as setup
+from sklearn_spectral.utils.graph import _canonical_csr
 
-def _random_graph(n, p, seed, weighted=True):
-    rng = np.random.default_rng(seed)
-    A = sparse.random(n, n, density=p, random_state=rng, format="csr")
-    if not weighted:
-        A.data[:] = 1.0
-    A = sparse.triu(A, k=1)
-    A = (A + A.T).tocsr()
-    A.sort_indices()
-    return A
-
-
-def _laplacian(A):
-    L = sparse.diags_array(np.asarray(A.sum(axis=1)).ravel()) - A
-    return setup._as_csr64(L)
-
-
-def _pinned(A):
-    from sklearn_spectral.utils.graph import connected_components
-
-    _, labels = connected_components(A)
-    return setup.pinned_laplacian(A, labels)[0]
+from ._amg_helpers import (
+    aggregation_level,
+    apply_vcycle,
+    composite_solve,
+    cycle,
+    energy,
+    prolongator_matrix,
+    relax_on_zero,
+)
+from ._amg_helpers import laplacian64 as _laplacian
+from ._amg_helpers import pinned as _pinned
+from ._amg_helpers import random_graph as _random_graph
 
 
 def _check_matching(A, match, h):
@@ -91,8 +80,7 @@ def test_matching_locally_dominant_and_ties():
     n = 12
     A = sparse.diags_array([np.ones(n - 1), np.ones(n - 1)], offsets=[-1, 1]).tocsr()
     L = _laplacian(A)
-    L = L + sparse.diags_array(np.r_[1.0, np.zeros(n - 2), 1.0])
-    L = setup._as_csr64(L)
+    L = _canonical_csr(L + sparse.diags_array(np.r_[1.0, np.zeros(n - 2), 1.0]))
     w = np.ones(n)
     results = set()
     for seed in range(8):
@@ -101,8 +89,7 @@ def test_matching_locally_dominant_and_ties():
         b, _ = setup.matching(L, w, perm, "preis")
         np.testing.assert_array_equal(a, b)
         _check_matching(L, a, h)
-        indptr, indices, _ = setup._csr_arrays(L)
-        c = _suitor_matching(indptr, indices, h, perm.astype(np.int64), 2)
+        c = _suitor_matching(L.indptr, L.indices, h, perm.astype(np.int64), 2)
         np.testing.assert_array_equal(a, c)
         results.add(tuple(a))
     assert len(results) > 1
@@ -120,7 +107,8 @@ def test_compatible_weights_formula():
             if j == i:
                 assert h[e] == -1
                 continue
-            expected = 1 - 2 * L.data[e] * w[i] * w[j] / (d[i] * w[i] ** 2 + d[j] * w[j] ** 2)
+            denom = d[i] * w[i] ** 2 + d[j] * w[j] ** 2
+            expected = 1 - 2 * L.data[e] * w[i] * w[j] / denom
             assert h[e] == pytest.approx(expected, rel=1e-14)
             assert 1.0 <= h[e] <= 2.0 + 1e-12  # Laplacian, w > 0
 
@@ -130,7 +118,7 @@ def test_compatible_weights_thread_count_invariant():
 
     L = _pinned(_random_graph(3000, 8.0 / 3000, 5))
     w = np.random.default_rng(5).uniform(-1, 1, 3000)
-    args = setup._csr_arrays(L) + (w,)
+    args = (L.indptr, L.indices, L.data, w)
     serial = _compatible_weights(*args, 1)
     for n_threads in (2, 3):
         np.testing.assert_array_equal(_compatible_weights(*args, n_threads), serial)
@@ -139,8 +127,7 @@ def test_compatible_weights_thread_count_invariant():
 
 
 def _check_prolongator(agg, p, nc, w):
-    n = agg.shape[0]
-    P = setup.prolongator_matrix(agg, p, nc)
+    P = prolongator_matrix(agg, p, nc)
     # One non-zero per row at most, zero rows exactly where w = 0.
     nnz_rows = np.diff(P.indptr)
     assert nnz_rows.max() <= 1
@@ -160,7 +147,7 @@ def test_prolongator_properties(seed):
     w = rng.uniform(-1, 1, 120)
     w[rng.choice(120, 10, replace=False)] = 0.0
     perm = rng.permutation(120)
-    agg, p, nc, sweeps = setup.aggregation_level(L, w, perm, "suitor")
+    agg, p, nc, sweeps = aggregation_level(L, w, perm, "suitor")
     (agg1, p1, n1), (agg2, p2, n2) = sweeps
     _check_prolongator(agg1, p1, n1, w)
     w1 = _restrict(agg1, p1, w, n1)
@@ -205,8 +192,8 @@ def test_galerkin_matches_scipy(seed, pin):
     L = _pinned(A) if pin else _laplacian(A)
     rng = np.random.default_rng(seed)
     w = rng.uniform(-1, 1, 150)
-    agg, p, nc, _ = setup.aggregation_level(L, w, rng.permutation(150))
-    P = setup.prolongator_matrix(agg, p, nc)
+    agg, p, nc, _ = aggregation_level(L, w, rng.permutation(150))
+    P = prolongator_matrix(agg, p, nc)
     Ac = setup.galerkin(L, agg, p, nc)
     expected = (P.T @ L @ P).toarray()
     np.testing.assert_allclose(Ac.toarray(), expected, rtol=1e-12, atol=1e-12)
@@ -241,7 +228,7 @@ def test_galerkin_threads_bitwise_equal():
         for attr in ("indptr", "indices", "data"):
             np.testing.assert_array_equal(getattr(serial, attr),
                                           getattr(threaded, attr))
-    P = setup.prolongator_matrix(agg, p, nc)
+    P = prolongator_matrix(agg, p, nc)
     expected = (P.T @ L @ P).tocsr()
     assert abs(threaded - expected).max() <= 1e-12 * abs(expected).max()
     assert (threaded != threaded.T).nnz == 0
@@ -294,11 +281,10 @@ def test_matching_dense_coarse_levels(random_w):
         _check_matching(L, a, h)
         # The parallel Suitor (locks, proposals in any order) gives the same
         # unique matching on any number of threads.
-        indptr, indices, _ = setup._csr_arrays(L)
         for n_threads in (1, 2, 4):
             np.testing.assert_array_equal(
-                _suitor_matching(indptr, indices, h, perm.astype(np.int64),
-                                          n_threads), a)
+                _suitor_matching(L.indptr, L.indices, h, perm.astype(np.int64),
+                                 n_threads), a)
         row_lengths.append(L.nnz / L.shape[0])
         agg, p, nc, L, w, perm, _ = setup._two_sweeps(L, w, perm, "suitor")
     assert max(row_lengths) > 40
@@ -333,10 +319,12 @@ def test_merged_levels_bound_operator_complexity():
     merged = setup.build_hierarchy(L, w, np.arange(n), merge_ratio=0.5)
     for levels in (plain, merged):
         for fine, coarse in zip(levels, levels[1:]):
-            P = setup.prolongator_matrix(fine.agg, fine.p, fine.n_coarse)
-            np.testing.assert_allclose((P.T @ P).toarray(), np.eye(fine.n_coarse), atol=1e-12)
+            P = prolongator_matrix(fine.agg, fine.p, fine.n_coarse)
+            np.testing.assert_allclose((P.T @ P).toarray(), np.eye(fine.n_coarse),
+                                       atol=1e-12)
             expected = (P.T @ fine.A @ P).toarray()
-            np.testing.assert_allclose(coarse.A.toarray(), expected, atol=1e-12 * abs(expected).max())
+            np.testing.assert_allclose(coarse.A.toarray(), expected,
+                                       atol=1e-12 * abs(expected).max())
     for fine, coarse in zip(merged[:-2], merged[1:-1]):
         assert coarse.A.nnz <= 0.5 * fine.A.nnz
     complexity = [sum(lv.A.nnz for lv in levels) / L.nnz for levels in (plain, merged)]
@@ -351,7 +339,9 @@ def test_singletons_folded_at_stalls(graph):
     rng = np.random.default_rng(0)
     if graph == "star":
         n = 400
-        A = sparse.csr_matrix((np.ones(n - 1), (np.zeros(n - 1, int), np.arange(1, n))), shape=(n, n))
+        A = sparse.csr_matrix(
+            (np.ones(n - 1), (np.zeros(n - 1, int), np.arange(1, n))), shape=(n, n)
+        )
     else:
         core = _random_graph(600, 0.05, 2)
         n = 600 + 1200
@@ -366,11 +356,13 @@ def test_singletons_folded_at_stalls(graph):
     assert levels[-1].A.shape[0] <= 10
     v = w
     for fine, coarse in zip(levels, levels[1:]):
-        P = setup.prolongator_matrix(fine.agg, fine.p, fine.n_coarse)
-        np.testing.assert_allclose((P.T @ P).toarray(), np.eye(fine.n_coarse), atol=1e-12)
+        P = prolongator_matrix(fine.agg, fine.p, fine.n_coarse)
+        np.testing.assert_allclose((P.T @ P).toarray(), np.eye(fine.n_coarse),
+                                   atol=1e-12)
         np.testing.assert_allclose(P @ (P.T @ v), v, rtol=1e-12, atol=1e-12)
         expected = (P.T @ fine.A @ P).toarray()
-        np.testing.assert_allclose(coarse.A.toarray(), expected, atol=1e-12 * abs(expected).max())
+        np.testing.assert_allclose(coarse.A.toarray(), expected,
+                                   atol=1e-12 * abs(expected).max())
         v = P.T @ v
 
 
@@ -384,15 +376,7 @@ def test_build_hierarchy_levels_shrink():
     assert sizes[-1] <= 1000
 
 
-# --- V-cycles and the bootstrap (§7 item 3) ----------------------------------
-
-from sklearn_spectral.cluster._amg_cycle import (  # noqa: E402
-    SMOOTHERS,
-    _composite_solve,
-    _CompositeSolver,
-    _energy_norm,
-    _vcycle_apply,
-)
+# --- V-cycles and the bootstrap ---------------------------------------------
 
 
 def _connected_graph(n, seed):
@@ -401,23 +385,10 @@ def _connected_graph(n, seed):
     ring = sparse.diags_array(
         [np.full(n - 1, 0.5), np.full(n - 1, 0.5)], offsets=[-1, 1]
     ).tocsr()
-    ring = ring + sparse.csr_matrix(([0.5, 0.5], ([0, n - 1], [n - 1, 0])), shape=(n, n))
+    ring = ring + sparse.csr_matrix(
+        ([0.5, 0.5], ([0, n - 1], [n - 1, 0])), shape=(n, n)
+    )
     return (A + ring).tocsr()
-
-
-def _cycle(L, w, perm, direct):
-    """Hierarchy of ``L`` for ``w`` as V-cycle levels; the coarsest level
-    solved exactly (``direct``) or relaxed."""
-    levels = setup.build_hierarchy(L, w, perm, max_coarse=10)
-    cycle, is_direct = setup.cycle_levels(levels, direct_max=None if direct else 0)
-    assert is_direct == direct
-    return levels, cycle
-
-
-def _apply_B(cycle, v, smoother):
-    x = np.zeros_like(v)
-    _vcycle_apply(cycle, np.ascontiguousarray(v), x, SMOOTHERS[smoother])
-    return x
 
 
 @pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
@@ -427,12 +398,12 @@ def test_vcycle_symmetric(smoother, direct):
     L = _pinned(_connected_graph(n, 0))
     rng = np.random.default_rng(0)
     # direct=False relaxes the coarsest level instead of solving it.
-    levels, cycle = _cycle(L, np.ones(n), rng.permutation(n), direct)
+    levels, hierarchy = cycle(L, np.ones(n), rng.permutation(n), direct)
     assert len(levels) >= 3
     u = rng.standard_normal(n)
     v = rng.standard_normal(n)
-    Bu = _apply_B(cycle, u, smoother)
-    Bv = _apply_B(cycle, v, smoother)
+    Bu = apply_vcycle(hierarchy, u, smoother)
+    Bv = apply_vcycle(hierarchy, v, smoother)
     assert v @ Bu == pytest.approx(u @ Bv, rel=1e-10)
     # Positive definite on random vectors.
     assert u @ Bu > 0 and v @ Bv > 0
@@ -448,16 +419,21 @@ def test_composite_solve_threads_match_one_vector_cycles(smoother, direct):
     L = _pinned(_connected_graph(n, 3))
     rng = np.random.default_rng(3)
     hierarchies = [
-        _cycle(L, rng.uniform(0.5, 1.5, n), rng.permutation(n), direct)[1]
+        cycle(L, rng.uniform(0.5, 1.5, n), rng.permutation(n), direct)[1]
         for _ in range(2)
     ]
     B = np.ascontiguousarray(rng.standard_normal((5, n)))
-    expected = np.zeros_like(B)
-    for c in range(B.shape[0]):
-        for cycle in hierarchies:
-            _vcycle_apply(cycle, B[c], expected[c], SMOOTHERS[smoother], 1)
+    # Reference: every right-hand side alone, on one thread.
+    expected = np.vstack([composite_solve(hierarchies, B[c:c + 1], smoother)
+                          for c in range(B.shape[0])])
+    # The composite of two V-cycles from zero: B2 (b - A B1 b) + B1 b.
+    first = composite_solve(hierarchies[:1], B, smoother)
+    L_B1 = (L @ first.T).T
+    second = composite_solve(hierarchies[1:], B - L_B1, smoother)
+    np.testing.assert_allclose(expected, first + second, rtol=1e-9,
+                               atol=1e-12 * np.abs(expected).max())
     for n_threads in (1, 2, 3, 8):
-        X = _composite_solve(hierarchies, B, SMOOTHERS[smoother], n_threads)
+        X = composite_solve(hierarchies, B, smoother, n_threads)
         np.testing.assert_array_equal(X, expected)
     # A solver keeps its thread copies and pool across calls of any width.
     solver = _CompositeSolver(hierarchies, SMOOTHERS[smoother], 3)
@@ -475,16 +451,18 @@ def test_vcycle_contracts(smoother):
     L = _pinned(_connected_graph(n, 1))
     rng = np.random.default_rng(1)
     levels = setup.build_hierarchy(L, np.ones(n), rng.permutation(n))
-    cycle, _ = setup.cycle_levels(levels)
+    hierarchy, _ = setup.cycle_levels(levels)
     x = rng.uniform(-1, 1, n)
-    zero = np.zeros(n)
-    e0 = _energy_norm(cycle[0], x)
     for _ in range(10):
-        e_prev = _energy_norm(cycle[0], x)
-        _vcycle_apply(cycle, zero, x, SMOOTHERS[smoother])
-    rho = _energy_norm(cycle[0], x) / e_prev
-    assert rho < 1.0
-    assert _energy_norm(cycle[0], x) < e0
+        x_prev = x.copy()
+        rho = relax_on_zero(hierarchy, x, smoother)
+        # A V-cycle on L x = 0 from x is the linear step x - B L x, B the
+        # V-cycle from zero; the kernel rescales it to unit energy.
+        step = x_prev - apply_vcycle(hierarchy, L @ x_prev, smoother)
+        np.testing.assert_allclose(x, step / energy(L, step), rtol=1e-8,
+                                   atol=1e-10)
+        assert rho == pytest.approx(energy(L, step) / energy(L, x_prev), rel=1e-8)
+        assert rho < 1.0
 
 
 @pytest.mark.parametrize("smoother", ["gauss_seidel", "l1_jacobi"])
@@ -503,7 +481,7 @@ def test_bootstrap_counts_and_rho(smoother, matching):
     assert 0 < info["rho"] < 1
     # Unit energy of the smooth vectors.
     for k in range(1, H + 1):
-        assert _energy_norm(info["hierarchies"][0][0], np.ascontiguousarray(W[:, k])) == pytest.approx(1.0)
+        assert energy(L, W[:, k]) == pytest.approx(1.0)
 
 
 def test_bootstrap_matching_methods_agree():

@@ -1,5 +1,5 @@
-"""AMGSpectralClustering (spec: shared/papers/amg_spectral_clustering.md §7
-items 4-8)."""
+"""AMGSpectralClustering: planted partitions, attributes, K-means restarts,
+determinism, input forms and errors."""
 
 import pickle
 import warnings
@@ -12,12 +12,18 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.image import img_to_graph
 from sklearn.metrics import adjusted_rand_score
+from sklearn_spectral.cluster._kmeans_restarts import _kmeans_restarts, _kmeans_single
 from threadpoolctl import threadpool_limits
 
+from sklearn_spectral.cluster._amg_setup import build_hierarchy, pinned_laplacian
 from sklearn_spectral.cluster._amg_spectral import AMGSpectralClustering, _augment
-from sklearn_spectral.cluster._kmeans_restarts import _kmeans_restarts, _kmeans_single
 from sklearn_spectral.datasets import make_attributed_sbm, sbm_detectability_threshold
-from sklearn_spectral.utils.graph import affinity_from_features, modularity
+from sklearn_spectral.utils.graph import (
+    _canonical_csr,
+    affinity_from_features,
+    connected_components,
+    modularity,
+)
 
 
 def _fit(A, k, **kw):
@@ -38,14 +44,17 @@ def test_sbm_recovered_exactly(clear_sbm):
     model = _fit(A, 4)
     assert adjusted_rand_score(y, model.labels_) == 1.0
     assert model.n_hierarchies_ == 3  # 'auto' for K = 4
-    assert model._n_vcycles == 8 * 3 * 4 // 2  # test_iterations H (H + 1) / 2
     # Refinement stops once the Ritz values settle: on a clear graph after a
     # few steps (3 here) of K V-cycles per preconditioning hierarchy (the
     # newest 2), far from the cap of 20.
-    assert 1 <= model._n_ritz_steps <= 5
-    # The constant vector (theta = 0, in the span from the start) is locked:
-    # K - 1 preconditioned directions per step, 2 V-cycles each.
-    assert model._n_refine_vcycles == model._n_ritz_steps * (4 - 1) * 2
+    assert 1 <= model.n_ritz_steps_ <= 5
+    # Bootstrap: test_iterations H (H + 1) / 2. The constant vector (theta =
+    # 0, in the span from the start) is locked: K - 1 preconditioned
+    # directions per refinement step, 2 V-cycles each.
+    assert model.n_vcycles_ == 8 * 3 * 4 // 2 + model.n_ritz_steps_ * (4 - 1) * 2
+    # Three hierarchies, each holding the fine operator and coarser ones.
+    assert model.operator_complexity_.shape == (3,)
+    assert np.all(model.operator_complexity_ > 1)
     assert model.modularity_ == pytest.approx(modularity(A, model.labels_))
     # Ritz embedding: K columns, D-orthonormal.
     V = model.embedding_
@@ -56,9 +65,24 @@ def test_sbm_recovered_exactly(clear_sbm):
     # The papers' embedding: the orthonormal basis of the 4 smooth vectors.
     svd = _fit(A, 4, embedding="svd")
     assert adjusted_rand_score(y, svd.labels_) == 1.0
-    assert svd._n_refine_vcycles == 0
+    assert svd.n_vcycles_ == 8 * 3 * 4 // 2 and svd.n_ritz_steps_ == 0
     assert svd.embedding_.shape == (1000, 4)
     np.testing.assert_allclose(svd.embedding_.T @ svd.embedding_, np.eye(4), atol=1e-10)
+
+
+def test_operator_complexity_is_that_of_the_hierarchies(clear_sbm):
+    # The first hierarchy is built for w = 1 from the estimator's first
+    # draw (the tie-break permutation): its levels' stored entries over the
+    # finest level's are the first reported complexity.
+    A, _, _ = clear_sbm
+    model = _fit(A, 4, n_init=5)
+    _, components = connected_components(A)
+    L, _ = pinned_laplacian(A, components)
+    perm = np.random.RandomState(0).permutation(A.shape[0]).astype(np.int64)
+    levels = build_hierarchy(L, np.ones(A.shape[0]), perm, merge_ratio=0.5)
+    expected = sum(level.A.nnz for level in levels) / L.nnz
+    assert len(levels) >= 2
+    assert model.operator_complexity_[0] == pytest.approx(expected, rel=1e-15)
 
 
 def test_ritz_values_bound_and_approach_the_spectrum(clear_sbm):
@@ -69,7 +93,7 @@ def test_ritz_values_bound_and_approach_the_spectrum(clear_sbm):
     degree = np.asarray(A.sum(axis=1)).ravel()
     L = np.diag(degree) - A.toarray()
     exact = scipy.linalg.eigh(L, np.diag(degree), eigvals_only=True)[:4]
-    thetas = [_fit(A, 4, ritz_steps=s, ritz_tol=0.0, n_init=5)._ritz_values
+    thetas = [_fit(A, 4, ritz_steps=s, ritz_tol=0.0, n_init=5).ritz_values_
               for s in (0, 1, 2, 3)]
     for coarse, fine in zip(thetas, thetas[1:]):
         assert np.all(fine <= coarse + 1e-12)
@@ -97,9 +121,9 @@ def test_refinement_reaches_the_eigenvectors_near_the_threshold():
     d = degree[inside]
     vals, vecs = scipy.linalg.eigh(np.diag(d) - B, np.diag(d),
                                    subset_by_index=(0, K - 1))
-    assert model._n_ritz_steps > 2
-    assert np.max(two._ritz_values - vals) > 10 * np.max(model._ritz_values - vals)
-    np.testing.assert_allclose(model._ritz_values, vals, rtol=2e-3, atol=1e-8)
+    assert model.n_ritz_steps_ > 2
+    assert np.max(two.ritz_values_ - vals) > 10 * np.max(model.ritz_values_ - vals)
+    np.testing.assert_allclose(model.ritz_values_, vals, rtol=2e-3, atol=1e-8)
     # Principal angles between the embedding and the eigenvectors (in the
     # D inner product, on the vertices with edges).
     V = model.embedding_[inside]
@@ -199,9 +223,14 @@ def test_weaker_attributes_do_not_override_clear_structure(seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         structure = adjusted_rand_score(y, _fit(A, 5, n_init=30).labels_)
-        auto = adjusted_rand_score(y, _fit(A, 5, n_init=30).fit(A, attributes=att).labels_)
+        auto = adjusted_rand_score(
+            y, _fit(A, 5, n_init=30).fit(A, attributes=att).labels_
+        )
         full = adjusted_rand_score(
-            y, _fit(A, 5, n_init=30, attribute_block_weight=1.0).fit(A, attributes=att).labels_
+            y,
+            _fit(A, 5, n_init=30, attribute_block_weight=1.0)
+            .fit(A, attributes=att)
+            .labels_,
         )
     assert structure > 0.9
     assert auto >= structure
@@ -257,12 +286,15 @@ def _kmeans_inputs(rng, n=60, d=3, m=2, n_values=(3, 4), K=3, n_init=5):
     n_attr = sum(n_values)
     U = rng.standard_normal((n_attr, d))
     codes = np.empty((n, m), dtype=np.int64)
-    block = np.concatenate([np.full(k, j) for j, k in enumerate(n_values)]).astype(np.int64)
+    block = np.concatenate([np.full(k, j) for j, k in enumerate(n_values)])
+    block = block.astype(np.int64)
     offset = 0
     for j, k in enumerate(n_values):
         codes[:, j] = offset + rng.randint(0, k, n)
         offset += k
-    seeds = np.array([rng.choice(n, K, replace=False) for _ in range(n_init)], dtype=np.int64)
+    seeds = np.array(
+        [rng.choice(n, K, replace=False) for _ in range(n_init)], dtype=np.int64
+    )
     G = sparse.random(n, n, density=0.1, random_state=rng, format="csr")
     G = (G + G.T).tocsr()
     G.setdiag(0.0)
@@ -271,7 +303,8 @@ def _kmeans_inputs(rng, n=60, d=3, m=2, n_values=(3, 4), K=3, n_init=5):
 
 
 def _graph_arrays(G):
-    return (G.indptr.astype(np.int64), G.indices.astype(np.int64), G.data.astype(np.float64))
+    G = _canonical_csr(G)
+    return G.indptr, G.indices, G.data
 
 
 def _naive_lloyd(Z, seeds, max_iter):
@@ -374,7 +407,9 @@ def test_features_equal_precomputed(affinity):
     feat = AMGSpectralClustering(3, affinity=affinity, **kw).fit(X)
     A = affinity_from_features(X, affinity, n_neighbors=6, gamma=0.5)
     pre = AMGSpectralClustering(3, affinity="precomputed", **kw).fit(A)
-    np.testing.assert_array_equal(feat.affinity_matrix_.toarray(), pre.affinity_matrix_.toarray())
+    np.testing.assert_array_equal(
+        feat.affinity_matrix_.toarray(), pre.affinity_matrix_.toarray()
+    )
     np.testing.assert_array_equal(feat.labels_, pre.labels_)
     if affinity == "nearest_neighbors":  # three components, one per blob
         y = np.repeat(np.arange(3), 40)
@@ -448,8 +483,13 @@ def test_clone_pickle_verbose(clear_sbm, capsys):
     A, _, _ = clear_sbm
     model = _fit(A, 4, n_init=10, verbose=1)
     out = capsys.readouterr().out
-    for phase in ("affinity", "laplacian", "hierarchy 1:", "svd", "kmeans"):
-        assert phase in out
+    assert "[AMGSpectralClustering] hierarchy 1:" in out
+    for phase, seconds in model.phase_times_.items():
+        assert f"[AMGSpectralClustering] {phase}: {seconds:.3f}s" in out
+    assert set(model.phase_times_) == {
+        "affinity", "laplacian", "bootstrap", "hierarchy setup",
+        "test iterations", "svd", "ritz", "kmeans",
+    }
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.labels_, model.labels_)
     assert clone(model).get_params() == model.get_params()

@@ -48,15 +48,16 @@ cdef class _Level:
 
     def __init__(self, indptr, indices, data, agg=None, p=None, n_coarse=0,
                  chol=None):
-        self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        self.indices = np.ascontiguousarray(indices, dtype=np.int64)
-        self.data = np.ascontiguousarray(data, dtype=np.float64)
+        # The arrays are used as they are: int64 indices, float64 values.
+        self.indptr = indptr
+        self.indices = indices
+        self.data = data
         self.n = self.indptr.shape[0] - 1
         self.coarsest = agg is None
         self.n_coarse = n_coarse
         if not self.coarsest:
-            self.agg = np.ascontiguousarray(agg, dtype=np.int64)
-            self.p = np.ascontiguousarray(p, dtype=np.float64)
+            self.agg = agg
+            self.p = p
         self.direct = chol is not None
         if self.direct:
             self.chol = np.asfortranarray(chol, dtype=np.float64)
@@ -148,14 +149,14 @@ cdef void _l1_jacobi(_Level L, const double[::1] b, double[::1] x,
 cdef void _coarse_solve(_Level L, const double[::1] b, double[::1] x) noexcept nogil:
     cdef int n = <int> L.n, nrhs = 1, info = 0
     cdef char uplo = b'L'
-    cdef Py_ssize_t i, t
+    cdef Py_ssize_t i, _sweep
     if L.direct:
         _residual(L, b, x, L.r, 1)
         dpotrs(&uplo, &n, &nrhs, &L.chol[0, 0], &n, &L.r[0], &n, &info)
         for i in range(L.n):
             x[i] += L.r[i]
     else:
-        for t in range(_COARSE_SWEEPS // 2):
+        for _sweep in range(_COARSE_SWEEPS // 2):
             _gauss_seidel(L, b, x, True)
             _gauss_seidel(L, b, x, False)
 
@@ -205,17 +206,6 @@ cdef double _energy(_Level L, const double[::1] x) noexcept nogil:
     return sqrt(total) if total > 0.0 else 0.0
 
 
-def _vcycle_apply(list levels, double[::1] b, double[::1] x, int smoother,
-                  int n_threads=1):
-    """One V-cycle of ``levels`` on ``A x = b``, updating ``x`` in place."""
-    _vcycle(levels, 0, b, x, smoother, n_threads)
-
-
-def _energy_norm(_Level level, const double[::1] x):
-    """``sqrt(x^T A x)`` for the operator of ``level``."""
-    return _energy(level, x)
-
-
 def _bootstrap_step(list hierarchies, double[::1] x, int n_iter, int smoother,
                     int n_threads):
     """``n_iter`` multiplicative composite iterations on ``A x = 0``.
@@ -238,11 +228,11 @@ def _bootstrap_step(list hierarchies, double[::1] x, int n_iter, int smoother,
     cdef _Level fine = hierarchies[0][0]
     cdef double[::1] zero = np.zeros(fine.n, dtype=np.float64)
     cdef double e_old, e_new, rho = float("inf")
-    cdef Py_ssize_t it, n_vcycles = 0
+    cdef Py_ssize_t _it, n_vcycles = 0
     cdef Py_ssize_t i
     e_old = _energy(fine, x)
     e_new = e_old
-    for it in range(n_iter):
+    for _it in range(n_iter):
         for levels in hierarchies:
             _vcycle(levels, 0, zero, x, smoother, n_threads)
             n_vcycles += 1
@@ -317,13 +307,3 @@ cdef class _CompositeSolver:
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
-
-
-def _composite_solve(list hierarchies, double[:, ::1] B, int smoother,
-                     int n_threads):
-    """``_CompositeSolver(hierarchies, smoother, n_threads).solve(B)``, once."""
-    solver = _CompositeSolver(hierarchies, smoother, n_threads)
-    try:
-        return solver.solve(B)
-    finally:
-        solver.close()

@@ -28,7 +28,7 @@ Kernels of :mod:`sklearn_spectral.cluster._amg_setup`:
 Indices are int64 and values float64 throughout (the driver converts once).
 """
 
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
 cdef extern from *:
@@ -72,7 +72,8 @@ import numpy as np
 cdef double _H_FLOOR = 1e-300
 
 
-cdef inline bint _heavier(double h1, long long k1, double h2, long long k2) noexcept nogil:
+cdef inline bint _heavier(double h1, long long k1, double h2,
+                          long long k2) noexcept nogil:
     """Whether the edge (h1, k1) comes after (h2, k2) in the strict order."""
     return h1 > h2 or (h1 == h2 and k1 > k2)
 
@@ -221,7 +222,8 @@ def _suitor_matching(const long long[::1] indptr, const long long[::1] indices,
     cdef long long[::1] match = np.full(n, -1, dtype=np.int64)
     # cache[u * _CACHE:][:count[u]]: u's candidates, heaviest first;
     # pos[u]: the next one to try; complete[u]: the scan saw all of them.
-    cdef _Candidate* cache = <_Candidate*> malloc(max(n, 1) * _CACHE * sizeof(_Candidate))
+    cdef _Candidate* cache = <_Candidate*> malloc(
+        max(n, 1) * _CACHE * sizeof(_Candidate))
     cdef signed char[::1] count = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] pos = np.zeros(n, dtype=np.int8)
     cdef signed char[::1] complete = np.zeros(n, dtype=np.int8)
@@ -388,7 +390,8 @@ cdef void _scan_row(long long u, const long long[::1] indptr,
             if not available:
                 continue
         found += 1
-        if filled == _CACHE and not _heavier(he, k, top_h[_CACHE - 1], top_k[_CACHE - 1]):
+        if filled == _CACHE and not _heavier(he, k, top_h[_CACHE - 1],
+                                             top_k[_CACHE - 1]):
             continue
         # Insert into the sorted buffer (heaviest first).
         t = filled if filled < _CACHE else _CACHE - 1

@@ -1,78 +1,61 @@
 """Setup phase of bootstrap AMG: Laplacian pinning, matching, hierarchies.
 
 Private drivers around the Cython kernels in ``_amg_matching`` and
-``_amg_hierarchy`` (see ``shared/papers/amg_spectral_clustering.md`` §2).
-Sparse matrices are CSR with int64 indices and float64 values.
+``_amg_hierarchy``. Every sparse matrix here is in the form of
+``sklearn_spectral.utils.graph._canonical_csr`` (CSR, float64 values, int64
+indices), except that coarse operators keep their rows unsorted; the kernels
+read their arrays as they are.
 """
 
 import numpy as np
 from scipy import sparse
 
-from ..utils.graph import _without_diagonal
+from ..utils.graph import _canonical_csr, laplacian
 from ._amg_hierarchy import _coarse_perm as _coarse_perm_kernel
 from ._amg_hierarchy import _compose, _galerkin, _pair_aggregate, _restrict
 from ._amg_matching import _compatible_weights, _preis_matching, _suitor_matching
 
+# A hierarchy has at most this many levels (the reference code's limit).
 MAX_LEVELS = 39
+# A level whose sweeps shrink it by at most this factor has stalled.
 STALL_RATIO = 1.2
 # Suitor runs on several threads from this many vertices on (the same
-# matching; 1.9-2x faster on 2 threads at 1e4-1e6 vertices).
+# matching; below it the thread team costs more than it saves).
 PARALLEL_MATCHING_MIN = 10_000
 
 
 def _wrap_csr(data, indices, indptr, shape):
-    """A CSR matrix on these arrays as they are (no copy, no checks).
+    """A CSR matrix on the kernel's output arrays as they are (no copy).
 
-    scipy's constructor checks the contents and downcasts int64 indices that
-    fit into int32, so every kernel call would copy them back: at a million
-    vertices that was ~0.3 s per sweep.
+    The constructor would check the contents and downcast the int64 indices.
     """
     A = sparse.csr_matrix(shape, dtype=np.float64)
     A.data, A.indices, A.indptr = data, indices, indptr
     return A
 
 
-def _as_csr64(A):
-    """CSR copy-free view with int64 indices, float64 data, canonical form."""
-    A = sparse.csr_matrix(A, dtype=np.float64)
-    if not A.has_canonical_format:
-        A = A.copy()
-        A.sum_duplicates()
-    indptr = np.ascontiguousarray(A.indptr, dtype=np.int64)
-    indices = np.ascontiguousarray(A.indices, dtype=np.int64)
-    data = np.ascontiguousarray(A.data, dtype=np.float64)
-    out = _wrap_csr(data, indices, indptr, A.shape)
-    out.has_canonical_format = True
-    return out
-
-
-def _csr_arrays(A):
-    return (
-        np.ascontiguousarray(A.indptr, dtype=np.int64),
-        np.ascontiguousarray(A.indices, dtype=np.int64),
-        np.ascontiguousarray(A.data, dtype=np.float64),
-    )
-
-
-def pinned_laplacian(affinity, component_labels, *, weighted=True):
+def pinned_laplacian(graph, component_labels, *, weighted=True):
     """Laplacian regularised per connected component.
 
-    ``weighted=True``: ``L = diag(A 1) - A``; ``weighted=False``: the same for
-    the 0/1 pattern of ``A`` (edge weights discarded, as in the reference
-    code). Diagonal of ``A`` ignored. In each component the vertex with the
-    largest diagonal (lowest index among ties) gets its diagonal doubled; an
-    isolated vertex gets the mean positive diagonal (1 if there is none).
+    ``weighted=True``: ``L = diag(A 1) - A``, the
+    :func:`~sklearn_spectral.utils.graph.laplacian` of ``graph``;
+    ``weighted=False``: the same for the 0/1 pattern of ``A`` (edge weights
+    discarded, as in the reference code). Diagonal of ``A`` ignored. In each
+    component the vertex with the largest diagonal (lowest index among ties)
+    gets its diagonal doubled; an isolated vertex gets the mean positive
+    diagonal (1 if there is none).
 
     Returns
     -------
-    L : CSR matrix (int64 indices), SPD
+    L : CSR matrix (int64 indices, sorted rows), SPD
     pinned : ndarray of int64, the pinned vertex of each component
     """
-    A = _without_diagonal(affinity)
+    A = _canonical_csr(graph, drop_diagonal=True)
     if not weighted:
+        A = A.copy()
         A.data[:] = 1.0
     n = A.shape[0]
-    degree = np.asarray(A.sum(axis=1)).ravel()
+    L, degree = laplacian(A, return_diag=True)
     labels = np.asarray(component_labels, dtype=np.int64)
     # Largest degree per component, lowest index among ties.
     order = np.lexsort((np.arange(n), -degree, labels))
@@ -81,13 +64,10 @@ def pinned_laplacian(affinity, component_labels, *, weighted=True):
     pinned = order[first]
     positive = degree[degree > 0]
     fill = float(positive.mean()) if positive.size else 1.0
-    diag = degree.copy()
-    add = degree[pinned].copy()
-    add[add == 0] = fill
-    diag[pinned] += add
-    L = sparse.diags_array(diag, format="csr") - A
-    L = _as_csr64(L)
-    L.sort_indices()
+    shift = np.zeros(n)
+    shift[pinned] = degree[pinned]
+    shift[pinned[degree[pinned] == 0]] = fill
+    L = _canonical_csr(L + sparse.diags_array(shift, format="csr"))
     return L, pinned.astype(np.int64)
 
 
@@ -96,7 +76,7 @@ def matching(A, w, perm, method="suitor", n_threads=1):
 
     Parameters
     ----------
-    A : CSR matrix (symmetric)
+    A : CSR matrix (symmetric, int64 indices)
     w : ndarray of shape (n,)
     perm : ndarray of shape (n,), int64 permutation (tie-break keys)
     method : {"suitor", "preis"}
@@ -110,7 +90,7 @@ def matching(A, w, perm, method="suitor", n_threads=1):
     match : ndarray of int64, partner or -1
     h : ndarray of the edge weights (per stored entry; -1 for non-edges)
     """
-    indptr, indices, data = _csr_arrays(A)
+    indptr, indices, data = A.indptr, A.indices, A.data
     w = np.ascontiguousarray(w, dtype=np.float64)
     perm = np.ascontiguousarray(perm, dtype=np.int64)
     threads = n_threads if A.shape[0] >= PARALLEL_MATCHING_MIN else 1
@@ -135,11 +115,10 @@ def galerkin(A, agg, p, n_coarse, n_threads=1):
 
     Exactly symmetric, without duplicates, rows not sorted.
     """
-    indptr, indices, data = _csr_arrays(A)
     cptr, cind, cval = _galerkin(
-        indptr,
-        indices,
-        data,
+        A.indptr,
+        A.indices,
+        A.data,
         np.ascontiguousarray(agg, dtype=np.int64),
         np.ascontiguousarray(p, dtype=np.float64),
         int(n_coarse),
@@ -148,15 +127,6 @@ def galerkin(A, agg, p, n_coarse, n_threads=1):
     Ac = _wrap_csr(cval, cind, cptr, (n_coarse, n_coarse))
     Ac.has_sorted_indices = False
     return Ac
-
-
-def prolongator_matrix(agg, p, n_coarse):
-    """The prolongator ``(agg, p)`` as a CSR matrix (tests and debugging)."""
-    n = agg.shape[0]
-    keep = p != 0
-    return sparse.csr_matrix(
-        (p[keep], (np.arange(n)[keep], agg[keep])), shape=(n, n_coarse)
-    )
 
 
 def _sweep(A, w, perm, method, n_threads=1):
@@ -173,19 +143,6 @@ def _two_sweeps(A, w, perm, method, n_threads=1):
     agg2, p2, n2, A2, w2, perm2 = _sweep(A1, w1, perm1, method, n_threads)
     agg, p = _compose(agg1, p1, agg2, p2)
     return agg, p, n2, A2, w2, perm2, [(agg1, p1, n1), (agg2, p2, n2)]
-
-
-def aggregation_level(A, w, perm, method="suitor"):
-    """One coarsening level: two matching sweeps, ``P = P1 P2``.
-
-    Returns
-    -------
-    agg, p : prolongator of the level
-    n_coarse : int
-    sweeps : list of (agg_k, p_k, n_k) for both sweeps
-    """
-    agg, p, nc, _, _, _, sweeps = _two_sweeps(A, w, perm, method)
-    return agg, p, nc, sweeps
 
 
 def _coarse_perm(perm, agg, p, n_coarse):
@@ -215,9 +172,7 @@ def _fold_singletons(A_c, agg, p, w, n_coarse):
     single = members == 1
     if not single.any():
         return agg, p, n_coarse
-    C = sparse.csr_matrix(A_c, copy=True)
-    C.setdiag(0.0)
-    C.eliminate_zeros()
+    C = _canonical_csr(A_c, drop_diagonal=True)
     C = sparse.csr_matrix(C.multiply(~single[None, :]))  # targets: larger ones
     C.eliminate_zeros()
     C = C.tocoo()
@@ -254,30 +209,29 @@ class Level:
 
 
 def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
-                    max_levels=MAX_LEVELS, direct_max=None, merge_ratio=None,
-                    n_threads=1):
+                    merge_ratio=None, n_threads=1):
     """Levels from the fine operator ``A`` down to the coarsest.
 
-    Coarsening stops at ``max_coarse`` unknowns or ``max_levels`` levels.
+    Coarsening stops at ``max_coarse`` unknowns or ``MAX_LEVELS`` levels.
     A level whose sweeps shrink the size by at most ``STALL_RATIO`` (hubs
     and fringes the matching cannot pair) has its singletons folded into
     neighbouring aggregates (``_fold_singletons``); if it still stalls,
     coarsening stops once the size is at most ``max(100 * max_coarse,
-    direct_max)`` (``direct_max``: the largest coarsest level solved
-    exactly), and at a second such stall whatever the size.
+    _DIRECT_MAX)`` (the largest coarsest level solved exactly), and at a
+    second such stall whatever the size.
 
     Returns
     -------
     levels : list of Level; the last one has no prolongator.
     """
-    if direct_max is None:
-        from ._amg_cycle import _DIRECT_MAX as direct_max
+    from ._amg_cycle import _DIRECT_MAX
+
     levels = []
     target = max_coarse
     stalled = False
     while True:
         n = A.shape[0]
-        if n <= target or len(levels) + 1 >= max_levels:
+        if n <= target or len(levels) + 1 >= MAX_LEVELS:
             break
         agg, p, nc, A_next, w_next, perm_next, _ = _two_sweeps(
             A, w, perm, method, n_threads)
@@ -308,12 +262,12 @@ def build_hierarchy(A, w, perm, *, method="suitor", max_coarse=10,
             # The code's rule raises the target to 100 * max_coarse; a level
             # the coarse solve factors exactly is as good a place to stop.
             stalled = True
-            target = max(100 * max_coarse, direct_max)
+            target = max(100 * max_coarse, _DIRECT_MAX)
     levels.append(Level(A))
     return levels
 
 
-def cycle_levels(levels, direct_max=None):
+def cycle_levels(levels):
     """The hierarchy as the ``_Level`` objects the V-cycle kernels run on.
 
     The coarsest level gets a dense Cholesky factor when it has at most
@@ -328,48 +282,48 @@ def cycle_levels(levels, direct_max=None):
 
     from ._amg_cycle import _DIRECT_MAX, _Level
 
-    if direct_max is None:
-        direct_max = _DIRECT_MAX
-    out = []
-    for level in levels[:-1]:
-        indptr, indices, data = _csr_arrays(level.A)
-        out.append(_Level(indptr, indices, data, level.agg, level.p, level.n_coarse))
+    out = [
+        _Level(level.A.indptr, level.A.indices, level.A.data, level.agg, level.p,
+               level.n_coarse)
+        for level in levels[:-1]
+    ]
     A = levels[-1].A
     chol = None
-    if A.shape[0] <= direct_max:
+    if A.shape[0] <= _DIRECT_MAX:
         try:
             chol, _ = cho_factor(A.toarray(), lower=True, check_finite=False)
         except LinAlgError:
             chol = None
-    indptr, indices, data = _csr_arrays(A)
-    out.append(_Level(indptr, indices, data, chol=chol))
+    out.append(_Level(A.indptr, A.indices, A.data, chol=chol))
     return out, chol is not None
 
 
 def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
               test_iterations=15, smoother="gauss_seidel", matching="suitor",
-              max_coarse=10, merge_ratio=None, n_threads=1, verbose=0):
+              max_coarse=10, merge_ratio=None, n_threads=1, log=None):
     """Bootstrap AMG on the pinned operator ``L``: smooth vectors and solver.
 
-    ``random_state`` is a ``numpy.random.RandomState``; the tie-break
-    permutation is drawn first, then one random start per hierarchy.
+    ``L`` is in the canonical form of ``_canonical_csr``. ``random_state`` is
+    a ``numpy.random.RandomState``; the tie-break permutation is drawn first,
+    then one random start per hierarchy. ``log``, if given, is called with a
+    line about every hierarchy.
 
     Returns
     -------
     W : ndarray of shape (n, n_vectors), the smooth vectors (``w_0 = 1``)
-    info : dict with ``n_hierarchies``, ``rho``, ``n_vcycles``, ``levels``
-        (coarsest sizes and operator complexities per hierarchy),
-        ``hierarchies`` (the cycle levels), ``setup_time``, ``solve_time``,
-        ``direct`` and ``midpoints`` (n, n_vectors - 1): each smooth
-        vector's test iterate halfway through its test iterations (after
-        ``test_iterations - test_iterations // 2`` of them), which holds
-        more of the faster-decaying smooth modes than the last one.
+    info : dict with ``n_hierarchies``, ``rho``, ``n_vcycles``,
+        ``operator_complexity`` (per hierarchy, the stored entries of all its
+        levels over those of ``L``), ``hierarchies`` (the cycle levels),
+        ``setup_time``, ``solve_time``, ``direct`` and ``midpoints`` (n,
+        n_vectors - 1): each smooth vector's test iterate halfway through
+        its test iterations (after ``test_iterations - test_iterations // 2``
+        of them), which holds more of the faster-decaying smooth modes than
+        the last one.
     """
     import time
 
     from ._amg_cycle import SMOOTHERS, _bootstrap_step
 
-    L = _as_csr64(L)
     n = L.shape[0]
     perm = random_state.permutation(n).astype(np.int64)
     w = np.ones(n)
@@ -377,7 +331,7 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
     midpoints = []
     half = test_iterations // 2
     hierarchies = []
-    details = []
+    complexities = []
     rho = np.inf
     n_vcycles = 0
     setup_time = solve_time = 0.0
@@ -405,10 +359,10 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
         solve_time += time.perf_counter() - toc
         n_vcycles += count
         complexity = sum(level.A.nnz for level in levels) / max(nnz, 1)
-        details.append((len(levels), levels[-1].A.shape[0], complexity))
-        if verbose:
-            print(
-                f"[AMGSpectralClustering] hierarchy {len(hierarchies)}: "
+        complexities.append(complexity)
+        if log is not None:
+            log(
+                f"hierarchy {len(hierarchies)}: "
                 f"{len(levels)} levels, coarsest {levels[-1].A.shape[0]}, "
                 f"operator complexity {complexity:.2f}, rho {rho:.3g}, "
                 f"setup {toc - tic:.3f}s, test iterations "
@@ -424,7 +378,7 @@ def bootstrap(L, random_state, *, max_hierarchies, convergence_ratio=1e-6,
         "n_hierarchies": len(hierarchies),
         "rho": float(rho),
         "n_vcycles": n_vcycles,
-        "levels": details,
+        "operator_complexity": np.asarray(complexities),
         "hierarchies": hierarchies,
         "setup_time": setup_time,
         "solve_time": solve_time,

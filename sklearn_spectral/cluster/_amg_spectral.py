@@ -15,23 +15,26 @@ from sklearn.utils.validation import validate_data
 
 from ..utils._openmp_helpers import _openmp_effective_n_threads
 from ..utils._threading import single_threaded_blas
-from ..utils.graph import affinity_from_features, check_affinity, connected_components
-from ..utils.validation import check_integer_codes, check_min_samples
-from ._amg_setup import _as_csr64, bootstrap, pinned_laplacian
+from ..utils.graph import (
+    _canonical_csr,
+    affinity_from_features,
+    check_affinity,
+    connected_components,
+)
+from ..utils.validation import check_integer_codes, check_min_samples, message_prefix
+from ._amg_setup import bootstrap, pinned_laplacian
 from ._kmeans_restarts import _kmeans_restarts, _kmeans_single
 
 __all__ = ["AMGSpectralClustering"]
 
-_NAME = "AMGSpectralClustering"
 # Embedding directions with sigma_i < _SVD_RTOL * sigma_1 are dropped.
 _SVD_RTOL = 1e-10
 # Rayleigh-Ritz drops directions whose Gram eigenvalue (a squared singular
 # value of the D-scaled basis) is below _GRAM_RTOL times the largest.
 _GRAM_RTOL = 1e-12
 # The Ritz refinement is preconditioned by the composite of the newest
-# hierarchies only. Steps to converge and their cost (coins at half size,
-# K = 25, H = 27; a 1e5 block model at mixing 0.45): newest 1: 17 and 11
-# steps; newest 2: 10 and 11; all: 8 and 10 steps at 5x and 2x the time.
+# hierarchies only: two converge in nearly as few steps as all of them, at a
+# fraction of the V-cycles per step, and in far fewer than the newest alone.
 _PRECONDITIONER_HIERARCHIES = 2
 # Ritz pairs with ||S v - theta D v|| below this times ||D v|| are locked:
 # they get no preconditioned direction in the next refinement step.
@@ -55,7 +58,8 @@ def _augment(A, codes, attribute_weight):
 
     Returns
     -------
-    A_aug : CSR of shape (n + n_attr, n + n_attr), diagonal dropped
+    A_aug : CSR of shape (n + n_attr, n + n_attr), diagonal dropped, in the
+        form of ``_canonical_csr``
     global_codes : (n, m) int64, attribute-vertex index (0-based, among the
         attribute vertices) or -1 when missing
     block : (n_attr,) int64, the attribute of each attribute vertex
@@ -73,16 +77,12 @@ def _augment(A, codes, attribute_weight):
     n_attr = offset
     block = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64)
     rows, cols = np.nonzero(global_codes >= 0)
+    weights = np.full(rows.shape[0], float(attribute_weight))
     E = sparse.csr_matrix(
-        (np.full(rows.shape[0], float(attribute_weight)), (rows, global_codes[rows, cols])),
-        shape=(n, n_attr),
+        (weights, (rows, global_codes[rows, cols])), shape=(n, n_attr)
     )
-    A = sparse.csr_matrix(A, copy=True)
-    A.setdiag(0.0)
-    A.eliminate_zeros()
-    A_aug = sparse.block_array([[A, E], [E.T, None]], format="csr")
-    A_aug.sum_duplicates()
-    A_aug.sort_indices()
+    A = _canonical_csr(A, drop_diagonal=True)
+    A_aug = _canonical_csr(sparse.block_array([[A, E], [E.T, None]], format="csr"))
     return A_aug, global_codes, block
 
 
@@ -258,10 +258,7 @@ def _ritz_embedding(U, L, n_keep, *, active, hierarchies, steps, tol, smoother,
                 break
     finally:
         solver.close()
-    V = _d_orthonormalise(V, DV)
-    # Signs fixed as svd_flip does: the largest entry of each column positive.
-    largest = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
-    V = V * np.where(largest < 0, -1.0, 1.0)
+    V, _ = svd_flip(_d_orthonormalise(V, DV), None, u_based_decision=True)
     return np.ascontiguousarray(V), theta, n_vcycles, n_steps
 
 
@@ -302,23 +299,19 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Laplacian of the 0/1 pattern is used, as in the reference code.
     max_hierarchies : int or "auto", default="auto"
         Largest number of bootstrap hierarchies ``H``; "auto" is
-        ``min(40, max(3, K - 1))``: with the Ritz refinement, more
-        hierarchies only cost time (block models of 100,000 vertices, K = 5:
-        the same ARI with 3, 4, 5 and 7 hierarchies, at 3.4 s against
-        5.3 s; half-size coins, K = 25: the same Ritz values with 12, 24
-        and 27). The papers' code uses up to 40. The bootstrap runs
+        ``min(40, max(3, K - 1))``, the fewest that give the first
+        Rayleigh-Ritz step ``K`` smooth vectors, since with the Ritz
+        refinement more hierarchies cost time without changing the result.
+        The papers' code uses up to 40. The bootstrap runs
         ``test_iterations * H (H + 1) / 2`` V-cycles in all.
     convergence_ratio : float, default=1e-6
         The bootstrap stops once the composite solver's energy reduction per
         iteration falls to this ratio (rarely reached before
         ``max_hierarchies``, the normal exit).
     test_iterations : int, default=8
-        Composite iterations on ``L x = 0`` per bootstrap step (15 in the
-        papers' code). The Ritz refinement makes up for less smooth vectors:
-        on block models of 100,000 vertices, 4, 8 and 15 iterations give the
-        same ARI after refinement (0.929 at mixing 0.3, 0.543 at 0.45, equal
-        to exact spectral clustering), while with two refinement steps 8
-        iterations fell to 0.36 at mixing 0.45.
+        Composite iterations on ``L x = 0`` per bootstrap step, about half
+        the papers' 15, since the Ritz refinement makes up for smooth vectors
+        that are less smooth.
     smoother : {"gauss_seidel", "l1_jacobi"}, default="gauss_seidel"
         Relaxation of the V-cycles: forward/backward Gauss-Seidel or
         l1-Jacobi (parallel).
@@ -348,10 +341,11 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         are.
     ritz_tol : float, default=1e-4
         The refinement stops once no Ritz value falls by more than
-        ``ritz_tol`` times the largest one in a step. On clearly clustered
-        graphs that takes one or two steps; near the detectability limit of a
-        block model, where the smooth vectors are furthest from the
-        eigenvectors, up to ``ritz_steps``.
+        ``ritz_tol`` times the largest one in a step, a change far below
+        what moves a K-means assignment. On clearly clustered graphs that
+        takes one or two steps; near the detectability limit of a block
+        model, where the smooth vectors are furthest from the eigenvectors,
+        up to ``ritz_steps``.
     attribute_weight : float, default=1.0
         Weight of the edges between a vertex and its attribute vertices.
     attribute_block_weight : float or "auto", default="auto"
@@ -359,12 +353,10 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         ``x_i = [U_i, g U_{a_1(i)}, ..., g U_{a_m(i)}]``. 1.0 is the papers'
         distance (Euclidean on the concatenation); "auto" is
         ``1 / (2 sqrt(m))`` for ``m`` attributes, so that all attribute
-        blocks together weigh half the vertex's own block. At full weight an
-        attribute vertex, a hub at the mean of its holders, pulls K-means
-        towards the partition by attribute value even where the structure is
-        clearer (on a 10,000-vertex block model with an attribute that
-        agrees with the block 60% of the time, ARI 0.37 against 0.93 without
-        attributes; 0.94 at "auto"). The attributes also shape the embedding
+        blocks together weigh half the vertex's own block, because at full
+        weight an attribute vertex, a hub at the mean of its holders, pulls
+        K-means towards the partition by attribute value even where the
+        graph structure is clearer. The attributes also shape the embedding
         itself through the augmented graph, whatever this weight.
     n_init : int, default=100
         Number of K-means restarts, each seeded at ``K`` distinct random
@@ -378,8 +370,9 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Seeds the tie-breaking vertex permutation of the matchings, the start
         of every hierarchy's test iterations and the K-means seeds.
     verbose : int, default=0
-        Print the time of every phase and, per hierarchy, its levels,
-        operator complexity and convergence ratio.
+        Print, per hierarchy, its levels, operator complexity, convergence
+        ratio and times, and at the end the time of every phase (as in
+        ``phase_times_``).
 
     Attributes
     ----------
@@ -399,12 +392,38 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Same as ``n_hierarchies_``.
     convergence_ratio_ : float
         The final composite solver's energy reduction per iteration.
+    ritz_values_ : ndarray of shape (n_dims,)
+        With ``embedding="ritz"``, the Ritz values of the columns of
+        ``embedding_``, ascending: upper bounds on, and approximations of,
+        the lowest eigenvalues of the normalised Laplacian. Empty with
+        ``"svd"``.
+    n_ritz_steps_ : int
+        Refinement steps taken (0 with ``embedding="svd"``).
+    n_vcycles_ : int
+        V-cycles applied in all: ``test_iterations * H (H + 1) / 2`` in the
+        bootstrap, plus, per refinement step, one per Ritz pair not yet
+        converged and preconditioning hierarchy.
     modularity_ : float
         Modularity of ``labels_`` on ``affinity_matrix_``.
     inertia_ : float
         K-means inertia of the kept restart.
     n_components_ : int
         Connected components of the graph (with attribute vertices if any).
+    operator_complexity_ : ndarray of shape (n_hierarchies_,)
+        Operator complexity of each bootstrap hierarchy, as pyamg's
+        ``operator_complexity()``: the stored entries of the operators of
+        all its levels, the finest included, divided by those of the finest
+        (the pinned Laplacian of the possibly augmented graph). Its sum is
+        the cost of one composite iteration in sparse matrix-vector
+        products.
+    phase_times_ : dict of str to float
+        Wall-clock seconds of each phase of ``fit``: ``"affinity"`` (input
+        validation and the affinity), ``"laplacian"`` (attribute
+        augmentation, components, pinned Laplacian), ``"bootstrap"`` (all
+        hierarchies, split into ``"hierarchy setup"`` and ``"test
+        iterations"``), ``"svd"`` (the starting basis), ``"ritz"`` (the
+        refinement, with ``embedding="ritz"`` only) and ``"kmeans"`` (the
+        restarts and their selection).
     n_features_in_ : int
         Number of features (columns) of ``X``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -432,15 +451,14 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     unknowns). Fringe vertices (degree one or two) and the leaves of hubs
     can lose their partners at every sweep; a level that stalls on them
     folds each single-vertex aggregate into its most strongly coupled
-    neighbouring aggregate (the method notes' optional hub folding). On
-    expander-like graphs (block models, kNN graphs in high dimension) two
-    sweeps leave a coarse operator with nearly as many non-zeros as the fine
-    one, and the operator complexity would grow with every level (about 4 at
-    a million vertices); there a level keeps pairing, two sweeps at a time,
-    until its operator has at most half the non-zeros of the fine one (our
-    extension; grids and meshes coarsen as in the papers). The cost grows
-    as ``H^2`` in the number of hierarchies, which ``"auto"`` ties to
-    ``n_clusters``.
+    neighbouring aggregate (hub folding). On expander-like graphs (block
+    models, kNN graphs in high dimension) two sweeps leave a coarse operator
+    with nearly as many non-zeros as the fine one, and the operator
+    complexity would grow with every level; there a level keeps pairing, two
+    sweeps at a time, until its operator has at most half the non-zeros of
+    the fine one (our extension; grids and meshes coarsen as in the papers).
+    The cost grows as ``H^2`` in the number of hierarchies, which ``"auto"``
+    ties to ``n_clusters``.
 
     The papers cluster the orthonormal basis of the smooth vectors, each
     direction weighted equally (``embedding="svd"``). Smooth vectors that
@@ -450,13 +468,12 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     takes the ``n_clusters`` lowest Ritz vectors of the normalised-cut
     pencil ``(L, D)`` on their span, enlarged by each smooth vector's test
     iterate halfway through its test iterations (free, and richer in the
-    faster-decaying smooth modes: on block models of 3e5-1e6 vertices the
-    steps below fell from 11 to 7), and refines them by LOBPCG steps
-    preconditioned by the bootstrap solver, the smooth vectors kept in the
-    search space, until the Ritz values settle (``ritz_tol``): the
-    eigenvectors normalised spectral clustering uses, at ``2 n_clusters``
-    V-cycles per step (the composite of the two newest hierarchies
-    preconditions).
+    faster-decaying smooth modes, which saves refinement steps), and refines
+    them by LOBPCG steps preconditioned by the bootstrap solver, the smooth
+    vectors kept in the search space, until the Ritz values settle
+    (``ritz_tol``): the eigenvectors normalised spectral clustering uses, at
+    ``2 n_clusters`` V-cycles per step (the composite of the two newest
+    hierarchies preconditions).
 
     References
     ----------
@@ -562,31 +579,34 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
 
     def _log(self, message):
         if self.verbose:
-            print(f"[{_NAME}] {message}")
+            print(f"[{type(self).__name__}] {message}")
 
     def _affinity(self, X):
+        """The affinity in the one form every later step reads.
+
+        CSR of float64 with int64 indices, sorted rows, summed duplicates
+        and no stored zeros (``_canonical_csr``); the diagonal is kept, as
+        the modularity counts self-loops.
+        """
+        name = type(self).__name__
         if self.affinity == "precomputed":
             X = validate_data(
                 self, X, accept_sparse=("csr", "csc", "coo"), dtype=np.float64,
                 ensure_min_samples=2, ensure_all_finite=True,
             )
             A = check_affinity(
-                X, estimator_name=_NAME, symmetric="warn", accept_dense=False
+                X, estimator_name=name, symmetric="warn", accept_dense=False
             )
-            return _as_csr64(A)
-        X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32),
-            ensure_min_samples=2,
-        )
-        if self.affinity == "nearest_neighbors" and self.n_neighbors > X.shape[0]:
-            raise ValueError(
-                f"{_NAME}: n_neighbors={self.n_neighbors} must be at most "
-                f"n_samples={X.shape[0]} (each point counts as its own neighbour)."
+        else:
+            X = validate_data(
+                self, X, accept_sparse=("csr", "csc"),
+                dtype=(np.float64, np.float32), ensure_min_samples=2,
             )
-        A = affinity_from_features(
-            X, self.affinity, n_neighbors=self.n_neighbors, gamma=self.gamma
-        )
-        return _as_csr64(sparse.csr_matrix(A))
+            A = affinity_from_features(
+                X, self.affinity, n_neighbors=self.n_neighbors, gamma=self.gamma,
+                estimator_name=name,
+            )
+        return _canonical_csr(A)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, attributes=None):
@@ -610,25 +630,25 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        name = type(self).__name__
+        pre = message_prefix(self)
         timings = {}
         tic = time.perf_counter()
         rng = check_random_state(self.random_state)
         A = self._affinity(X)
         n = A.shape[0]
         K = self.n_clusters
-        check_min_samples(
-            n, K, estimator_name=_NAME, reason=f"for n_clusters={K}"
-        )
+        check_min_samples(n, K, estimator_name=name, reason=f"for n_clusters={K}")
         codes = None
         if attributes is not None:
-            codes = check_integer_codes(attributes, n, estimator_name=_NAME)
+            codes = check_integer_codes(attributes, n, estimator_name=name)
         self.affinity_matrix_ = A
         timings["affinity"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
         if not self.weighted and self.attribute_weight != 1.0:
             warnings.warn(
-                f"{_NAME}: attribute_weight={self.attribute_weight} has no effect "
+                f"{pre}attribute_weight={self.attribute_weight} has no effect "
                 "with weighted=False (edge weights are discarded).",
                 UserWarning,
             )
@@ -642,7 +662,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         self.n_components_ = n_components
         if n_components > 1:
             warnings.warn(
-                f"{_NAME}: the graph is not connected ({n_components} connected "
+                f"{pre}the graph is not connected ({n_components} connected "
                 "components); each component is regularised separately.",
                 UserWarning,
             )
@@ -666,24 +686,25 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             max_coarse=self.max_coarse,
             merge_ratio=_MERGE_RATIO,
             n_threads=_openmp_effective_n_threads(),
-            verbose=self.verbose,
+            log=self._log if self.verbose else None,
         )
         timings["bootstrap"] = time.perf_counter() - tic
         timings["hierarchy setup"] = info["setup_time"]
         timings["test iterations"] = info["solve_time"]
         if not info["direct"]:
             warnings.warn(
-                f"{_NAME}: the coarsest level has more than 2000 unknowns; it is "
+                f"{pre}the coarsest level has more than 2000 unknowns; it is "
                 "relaxed by Gauss-Seidel sweeps instead of solved exactly.",
                 UserWarning,
             )
         self.n_hierarchies_ = info["n_hierarchies"]
         self.n_iter_ = self.n_hierarchies_
         self.convergence_ratio_ = info["rho"]
-        self._n_vcycles = info["n_vcycles"]
+        self.n_vcycles_ = info["n_vcycles"]
+        self.operator_complexity_ = info["operator_complexity"]
         if self.convergence_ratio_ >= _POOR_RATE:
             warnings.warn(
-                f"{_NAME}: the bootstrap solver converges poorly (ratio "
+                f"{pre}the bootstrap solver converges poorly (ratio "
                 f"{self.convergence_ratio_:.3g} >= {_POOR_RATE}); the smooth "
                 "vectors may be inaccurate.",
                 ConvergenceWarning,
@@ -694,14 +715,13 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             W = np.hstack([_component_indicators(components, K), W])
         # Tall, thin (n x H) dense algebra is memory-bound: one BLAS thread
         # does it as fast, and a team spinning beside our OpenMP kernels (or
-        # on a loaded machine) made it ten times slower.
+        # on a loaded machine) makes it several times slower.
         with single_threaded_blas():
             if self.embedding == "ritz":
                 # The refinement starts from the span of the smooth vectors
-                # and their halfway test iterates: at 3e5-1e6 vertices (K = 5)
-                # that cut its steps from 11 to 7. Its Rayleigh-Ritz works on
-                # any basis (Gram matrices, dependent directions dropped), so
-                # no orthonormal one is formed.
+                # and their halfway test iterates, which saves it steps. Its
+                # Rayleigh-Ritz works on any basis (Gram matrices, dependent
+                # directions dropped), so no orthonormal one is formed.
                 U = np.hstack([W, info["midpoints"]])
             else:
                 U, _ = _thin_svd_embedding(W)
@@ -712,10 +732,9 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         tic = time.perf_counter()
         self._cluster(A, global_codes, block, rng)
         timings["kmeans"] = time.perf_counter() - tic
-        self._timings = timings  # seconds per phase (benchmarks read it)
-        if self.verbose:
-            for phase, seconds in timings.items():
-                self._log(f"{phase}: {seconds:.3f}s")
+        self.phase_times_ = timings
+        for phase, seconds in timings.items():
+            self._log(f"{phase}: {seconds:.3f}s")
         return self
 
     def _embed(self, U, L, components, K, info, timings):
@@ -728,15 +747,17 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             # ones need: they are left out and join the nearest cluster.
             sizes = np.bincount(components)
             active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
-            (U, self._ritz_values, self._n_refine_vcycles,
-             self._n_ritz_steps) = _ritz_embedding(
+            U, self.ritz_values_, n_vcycles, self.n_ritz_steps_ = _ritz_embedding(
                 U, L, K, active=active,
                 hierarchies=info["hierarchies"], steps=self.ritz_steps,
-                tol=self.ritz_tol, smoother=self.smoother, n_threads=_openmp_effective_n_threads(),
+                tol=self.ritz_tol, smoother=self.smoother,
+                n_threads=_openmp_effective_n_threads(),
             )
+            self.n_vcycles_ += n_vcycles
             timings["ritz"] = time.perf_counter() - tic
         else:
-            self._n_refine_vcycles = self._n_ritz_steps = 0
+            self.ritz_values_ = np.zeros(0)
+            self.n_ritz_steps_ = 0
         self.embedding_ = U[:n]
         self.attribute_embedding_ = U[n:]
 
@@ -758,9 +779,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             present = global_codes[:, col] >= 0
             if present.any():
                 fallback[col] = Uattr[global_codes[present, col]].mean(axis=0)
-        indptr = np.ascontiguousarray(A.indptr, dtype=np.int64)
-        indices = np.ascontiguousarray(A.indices, dtype=np.int64)
-        data = np.ascontiguousarray(A.data, dtype=np.float64)
+        indptr, indices, data = A.indptr, A.indices, A.data
         inertia, q, _ = _kmeans_restarts(
             X, Uattr, global_codes, block, fallback, seeds, indptr, indices, data,
             self.kmeans_max_iter, _openmp_effective_n_threads(),
@@ -776,8 +795,6 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         self.labels_ = labels
         self.inertia_ = float(inertia_best)
         self.modularity_ = float(q_best)
-        self._restart_scores = (inertia, q)
-        self._best_restart = best
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
