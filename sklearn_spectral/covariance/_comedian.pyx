@@ -165,7 +165,7 @@ def _comedian(const floating[:, ::1] ZT, Py_ssize_t h, bint compute_se, int n_th
     cdef Py_ssize_t p = ZT.shape[0]
     cdef Py_ssize_t n = ZT.shape[1]
     cdef Py_ssize_t n_pairs = p * (p + 1) // 2
-    cdef Py_ssize_t t, i, j, k, mid, lo, hi, stride, m, m_target
+    cdef Py_ssize_t t, j, k, mid, lo, hi, stride, m, m_target
     cdef floating* buf
     cdef floating* sample
     cdef double med
@@ -290,6 +290,7 @@ def _row_median_mad(const floating[:, ::1] A, int n_threads):
 
     if failed_arr[0]:
         raise MemoryError(
-            f"_row_median_mad: could not allocate a work buffer of {n} values per thread."
+            f"_row_median_mad: could not allocate a work buffer of {n} values per "
+            "thread."
         )
     return med_arr, mad_arr
