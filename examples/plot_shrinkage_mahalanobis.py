@@ -55,7 +55,8 @@ mcd, t_mcd = fit_timed(
     EllipticEnvelope(contamination=is_outlier.mean(), random_state=0), X
 )
 
-for name, est, seconds in [("shrinkage", ours, t_ours), ("EllipticEnvelope", mcd, t_mcd)]:
+fits = [("shrinkage", ours, t_ours), ("EllipticEnvelope", mcd, t_mcd)]
+for name, est, seconds in fits:
     flagged = est.predict(X) == -1
     auc = roc_auc_score(is_outlier, -est.score_samples(X))
     print(
@@ -74,12 +75,16 @@ for name, est in [("shrinkage comedian", ours), ("EllipticEnvelope (MCD)", mcd)]
     fpr, tpr, _ = roc_curve(is_outlier, -est.score_samples(X))
     axes[0].plot(fpr, tpr, label=name)
 axes[0].plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-axes[0].set(xlabel="false positive rate", ylabel="true positive rate", title="WBC: ROC")
+axes[0].set(
+    xlabel="false positive rate", ylabel="true positive rate", title="WBC: ROC"
+)
 axes[0].legend(loc="lower right")
 
 d_ours = np.sqrt(ours.dist_)
 d_mcd = np.sqrt(mcd.dist_)
-axes[1].scatter(d_mcd[~is_outlier], d_ours[~is_outlier], s=10, label="benign", alpha=0.6)
+axes[1].scatter(
+    d_mcd[~is_outlier], d_ours[~is_outlier], s=10, label="benign", alpha=0.6
+)
 axes[1].scatter(d_mcd[is_outlier], d_ours[is_outlier], s=18, c="C3", label="malignant")
 axes[1].axhline(np.sqrt(ours.threshold_), color="C0", ls="--", lw=1)
 axes[1].axvline(np.sqrt(-mcd.offset_), color="C1", ls="--", lw=1)
