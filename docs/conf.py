@@ -9,9 +9,9 @@ Build (warnings are errors, no network needed)::
 The API page ``api.rst`` is written by this file at every build from
 ``sklearn_spectral.utils.discovery.all_estimators()``,
 ``sklearn_spectral.datasets.__all__`` and ``sklearn_spectral.show_versions``,
-so a new estimator appears as soon as it is registered. It is a build product
-(git-ignored), like ``generated/`` (autosummary stubs) and ``auto_examples/``
-(sphinx-gallery output).
+so a new estimator appears as soon as a public subpackage exports it. It is a
+build product (git-ignored), like ``generated/`` (autosummary stubs) and
+``auto_examples/`` (sphinx-gallery output).
 """
 
 import inspect

@@ -10,8 +10,8 @@ Run it with::
     python examples/tour.py
 
 Each estimator adds one ``tour_<name>`` function to ``TOURS`` when it lands;
-the tour runs those whose estimator is registered in
-``sklearn_spectral.utils.discovery``.
+the tour runs those whose estimator this version provides, as listed by
+``sklearn_spectral.utils.all_estimators``.
 """
 
 import time

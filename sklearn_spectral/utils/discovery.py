@@ -1,145 +1,125 @@
-"""The registry of public estimators.
+"""Utilities to discover the estimators of sklearn_spectral.
 
-Each estimator joins the registry when it lands, with one entry in
-``_ESTIMATOR_REGISTRY``::
-
-    "RobustPCA": {
-        "module": "sklearn_spectral.decomposition",
-        # settings for parametrize_with_checks (several where behaviour branches)
-        "check_params": [{}, {"center": "pairs"}],
-        # a small grid for the Pipeline + GridSearchCV(n_jobs=2) test
-        "grid": {"n_components": [1, 2]},
-        # optional: a scorer for GridSearchCV when est.score does not fit
-        "scoring": None,
-    }
-
-Documentation, the common tests and the tour read this one list.
+An estimator is found by walking the package, so a new one is listed as soon
+as a public subpackage exports it; nothing here names an estimator.
 """
 
+import inspect
+import pkgutil
 from importlib import import_module
+from operator import itemgetter
 
 __all__ = ["all_estimators"]
 
-# name -> {"module", "check_params", "grid", "scoring"}
-_ESTIMATOR_REGISTRY = {}
-
-_ESTIMATOR_REGISTRY["RobustPCA"] = {
-    "module": "sklearn_spectral.decomposition",
-    # center in {True, 'pairs'} x solver in {'dense', 'matrix_free'} x both strategies
-    "check_params": [
-        {"center": center, "solver": solver, "components_strategy": strategy,
-         "n_components": 2, "power_iterations": 4, "sketch_size": 4}
-        for center in (True, "pairs")
-        for solver in ("dense", "matrix_free")
-        for strategy in ("deflation", "final_weights")
-    ] + [{}],
-    "grid": {"n_components": [1, 2]},
-    # RobustPCA.score is the probabilistic-PCA log-likelihood
-    "scoring": None,
-}
+# Parts of a module path whose modules hold no public estimator.
+_MODULES_TO_IGNORE = {"tests", "utils", "datasets"}
 
 
-def _mean_score_samples(estimator, X, y=None):
-    """Scorer for an outlier detector on unlabelled data: mean score_samples."""
-    return float(estimator.score_samples(X).mean())
+def _public_modules():
+    """Names of the public modules of sklearn_spectral, in walk order.
+
+    Private modules (any part of the path starting with ``_``) are skipped: the
+    estimators they define are found through the public module that re-exports
+    them.
+    """
+    package = import_module("sklearn_spectral")
+    for _, module_name, _ in pkgutil.walk_packages(
+        package.__path__, prefix=f"{package.__name__}."
+    ):
+        parts = module_name.split(".")[1:]
+        if any(part in _MODULES_TO_IGNORE or part.startswith("_") for part in parts):
+            continue
+        yield module_name
 
 
-_ESTIMATOR_REGISTRY["ShrinkageComedianCovariance"] = {
-    "module": "sklearn_spectral.covariance",
-    "check_params": [
-        {},
-        {"location": "median", "shrink_scatter": False},
-        {"consistency": "diagonal", "robust_intensity": False},
-        {"assume_centered": True},
-    ],
-    "grid": {"shrink_scatter": [True, False]},
-    # EmpiricalCovariance.score: Gaussian log-likelihood of held-out rows
-    "scoring": None,
-}
+def all_estimators(type_filter=None):
+    """Get a list of all estimators of sklearn_spectral.
 
-_ESTIMATOR_REGISTRY["ShrinkageMahalanobisDetector"] = {
-    "module": "sklearn_spectral.covariance",
-    # The 'auto' settings use quantile=0.9: at the default 0.975 the chi-square
-    # rule (rightly) flags no row of make_blobs' three Gaussian blobs, while
-    # check_outliers_fit_predict / check_outliers_train need both labels. The
-    # default rule and the 'adjusted' cut-off (which flags nothing there either)
-    # are tested in tests/test_shrinkage_mahalanobis.py.
-    "check_params": [
-        {"quantile": 0.9},
-        {"location": "median", "consistency": "diagonal", "quantile": 0.9},
-        {"reweight": True, "quantile": 0.9},
-        {"contamination": 0.1, "cutoff": "adjusted", "shrink_location": False,
-         "robust_intensity": False},
-    ],
-    "grid": {"location": ["l1_median", "median"]},
-    "scoring": _mean_score_samples,
-}
+    This function walks the public modules of the package and collects the
+    classes that inherit from :class:`~sklearn.base.BaseEstimator`, are not
+    abstract, have a public name and are defined in sklearn_spectral. Private
+    modules, ``utils`` and ``datasets`` are not searched: an estimator defined in
+    a private module is found through the public module that re-exports it.
 
-
-def _fit_modularity(estimator, X, y=None):
-    """Scorer for a clusterer without predict: modularity of a refit on X."""
-    from sklearn.base import clone
-
-    fitted = clone(estimator).fit(X)
-    final = fitted.steps[-1][1] if hasattr(fitted, "steps") else fitted
-    return float(final.modularity_)
-
-
-_ESTIMATOR_REGISTRY["AMGSpectralClustering"] = {
-    "module": "sklearn_spectral.cluster",
-    # Both smoothers x both matchings, rbf affinity, pattern Laplacian with
-    # inertia selection. 'precomputed' is tested in
-    # tests/test_amg_spectral_clustering.py (the common checks feed it
-    # feature matrices).
-    "check_params": [
-        {},
-        {"smoother": "l1_jacobi", "matching": "preis"},
-        {"affinity": "rbf"},
-        {"weighted": False, "selection": "inertia"},
-    ],
-    "grid": {"n_neighbors": [5, 10]},
-    "scoring": _fit_modularity,
-}
-
-# name -> {check name: reason}; an expected failure needs a written reason.
-_EXPECTED_FAILED_CHECKS = {}
-
-
-def all_estimators():
-    """Public estimators of sklearn_spectral.
+    Parameters
+    ----------
+    type_filter : {"classifier", "regressor", "transformer", "cluster", \
+"outlier_detector"} or list of such str, default=None
+        Which kind of estimators to return. If None, no filter is applied and
+        every estimator is returned. A list returns the estimators of at least
+        one of the listed kinds. A kind is decided by the scikit-learn mixin the
+        class inherits from (``ClassifierMixin``, ``RegressorMixin``,
+        ``TransformerMixin``, ``ClusterMixin``, ``OutlierMixin``).
 
     Returns
     -------
-    estimators : list of (name, class) tuples
-        Sorted by name.
+    estimators : list of tuples
+        List of ``(name, class)``, where ``name`` is the class name as a string
+        and ``class`` is the class itself, sorted by name, without duplicates.
+
+    Raises
+    ------
+    ValueError
+        If ``type_filter`` holds a kind that is not one of the above.
 
     Examples
     --------
     >>> from sklearn_spectral.utils.discovery import all_estimators
-    >>> isinstance(all_estimators(), list)
+    >>> estimators = all_estimators()
+    >>> type(estimators[0])
+    <class 'tuple'>
+    >>> "AMGSpectralClustering" in dict(all_estimators(type_filter="cluster"))
+    True
+    >>> [name for name, _ in all_estimators(type_filter="outlier_detector")]
+    ['ShrinkageMahalanobisDetector']
+    >>> both = dict(all_estimators(type_filter=["transformer", "outlier_detector"]))
+    >>> "RobustPCA" in both and "ShrinkageMahalanobisDetector" in both
     True
     """
-    return [
-        (name, getattr(import_module(entry["module"]), name))
-        for name, entry in sorted(_ESTIMATOR_REGISTRY.items())
-    ]
+    # Imported here: sklearn_spectral imports this module while it is itself
+    # being imported, so the estimators can only be collected at call time.
+    from sklearn.base import (
+        BaseEstimator,
+        ClassifierMixin,
+        ClusterMixin,
+        OutlierMixin,
+        RegressorMixin,
+        TransformerMixin,
+    )
 
+    mixins = {
+        "classifier": ClassifierMixin,
+        "regressor": RegressorMixin,
+        "transformer": TransformerMixin,
+        "cluster": ClusterMixin,
+        "outlier_detector": OutlierMixin,
+    }
+    if type_filter is not None:
+        kinds = [type_filter] if isinstance(type_filter, str) else list(type_filter)
+        unknown = [kind for kind in kinds if kind not in mixins]
+        if unknown:
+            raise ValueError(
+                "all_estimators: type_filter must be None, one of "
+                f"{', '.join(repr(kind) for kind in mixins)} or a list of "
+                f"those; got {type_filter!r}."
+            )
 
-def _estimator_instances_for_common_checks():
-    """One instance per registered parameter setting, for parametrize_with_checks."""
-    instances = []
-    for name, cls in all_estimators():
-        settings = _ESTIMATOR_REGISTRY[name].get("check_params") or [{}]
-        for params in settings:
-            instances.append(cls(**params))
-    return instances
+    estimators = set()
+    for module_name in _public_modules():
+        module = import_module(module_name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                not name.startswith("_")
+                and cls.__module__.split(".")[0] == "sklearn_spectral"
+                and issubclass(cls, BaseEstimator)
+                and not inspect.isabstract(cls)
+            ):
+                estimators.add((name, cls))
 
-
-def _expected_failed_checks(estimator):
-    """Checks expected to fail for ``estimator``, each with its reason."""
-    return dict(_EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
-
-
-def _registry_entry(name):
-    """The registry entry of a public estimator, by class name."""
-    return _ESTIMATOR_REGISTRY[name]
+    if type_filter is not None:
+        estimators = {
+            (name, cls)
+            for name, cls in estimators
+            if any(issubclass(cls, mixins[kind]) for kind in kinds)
+        }
+    return sorted(estimators, key=itemgetter(0))

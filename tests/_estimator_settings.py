@@ -1,0 +1,136 @@
+"""Per-estimator settings of the common tests in ``test_common.py``.
+
+The estimators themselves are found by
+:func:`sklearn_spectral.utils.discovery.all_estimators`; this module only says,
+by class name, how the common tests exercise one::
+
+    ESTIMATOR_SETTINGS["RobustPCA"] = {
+        # settings for parametrize_with_checks (several where behaviour branches)
+        "check_params": [{}, {"center": "pairs"}],
+        # a small grid for the Pipeline + GridSearchCV(n_jobs=2) test
+        "grid": {"n_components": [1, 2]},
+        # optional: a scorer for GridSearchCV when est.score does not fit
+        "scoring": None,
+    }
+
+An estimator without an entry is checked with its default parameters only
+(``[{}]``) and gets no grid search. A check expected to fail is listed in
+``EXPECTED_FAILED_CHECKS`` with a written reason.
+"""
+
+import sys
+
+from sklearn.base import clone
+
+try:  # the copy joblib's process pool pickles with: older joblib bundle one
+    from joblib.externals import cloudpickle
+except ImportError:
+    import cloudpickle
+
+# The scorers below travel to joblib's worker processes in the GridSearchCV
+# test. Those processes cannot import a module of tests/ by name, so the
+# functions of this module are pickled by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+# name -> {"check_params", "grid", "scoring"}
+ESTIMATOR_SETTINGS = {}
+
+ESTIMATOR_SETTINGS["RobustPCA"] = {
+    # center in {True, 'pairs'} x solver in {'dense', 'matrix_free'} x both strategies
+    "check_params": [
+        {"center": center, "solver": solver, "components_strategy": strategy,
+         "n_components": 2, "power_iterations": 4, "sketch_size": 4}
+        for center in (True, "pairs")
+        for solver in ("dense", "matrix_free")
+        for strategy in ("deflation", "final_weights")
+    ] + [{}],
+    "grid": {"n_components": [1, 2]},
+    # RobustPCA.score is the probabilistic-PCA log-likelihood
+    "scoring": None,
+}
+
+
+def _mean_score_samples(estimator, X, y=None):
+    """Scorer for an outlier detector on unlabelled data: mean score_samples."""
+    return float(estimator.score_samples(X).mean())
+
+
+ESTIMATOR_SETTINGS["ShrinkageComedianCovariance"] = {
+    "check_params": [
+        {},
+        {"location": "median", "shrink_scatter": False},
+        {"consistency": "diagonal", "robust_intensity": False},
+        {"assume_centered": True},
+    ],
+    "grid": {"shrink_scatter": [True, False]},
+    # EmpiricalCovariance.score: Gaussian log-likelihood of held-out rows
+    "scoring": None,
+}
+
+ESTIMATOR_SETTINGS["ShrinkageMahalanobisDetector"] = {
+    # The 'auto' settings use quantile=0.9: at the default 0.975 the chi-square
+    # rule (rightly) flags no row of make_blobs' three Gaussian blobs, while
+    # check_outliers_fit_predict / check_outliers_train need both labels. The
+    # default rule and the 'adjusted' cut-off (which flags nothing there either)
+    # are tested in tests/test_shrinkage_mahalanobis.py.
+    "check_params": [
+        {"quantile": 0.9},
+        {"location": "median", "consistency": "diagonal", "quantile": 0.9},
+        {"reweight": True, "quantile": 0.9},
+        {"contamination": 0.1, "cutoff": "adjusted", "shrink_location": False,
+         "robust_intensity": False},
+    ],
+    "grid": {"location": ["l1_median", "median"]},
+    "scoring": _mean_score_samples,
+}
+
+
+def _fit_modularity(estimator, X, y=None):
+    """Scorer for a clusterer without predict: modularity of a refit on X."""
+    fitted = clone(estimator).fit(X)
+    final = fitted.steps[-1][1] if hasattr(fitted, "steps") else fitted
+    return float(final.modularity_)
+
+
+ESTIMATOR_SETTINGS["AMGSpectralClustering"] = {
+    # Both smoothers x both matchings, rbf affinity, pattern Laplacian with
+    # inertia selection. 'precomputed' is tested in
+    # tests/test_amg_spectral_clustering.py (the common checks feed it
+    # feature matrices).
+    "check_params": [
+        {},
+        {"smoother": "l1_jacobi", "matching": "preis"},
+        {"affinity": "rbf"},
+        {"weighted": False, "selection": "inertia"},
+    ],
+    "grid": {"n_neighbors": [5, 10]},
+    "scoring": _fit_modularity,
+}
+
+# name -> {check name: reason}; an expected failure needs a written reason.
+EXPECTED_FAILED_CHECKS = {}
+
+
+def check_params(name):
+    """Parameter settings of ``name`` for parametrize_with_checks."""
+    return ESTIMATOR_SETTINGS.get(name, {}).get("check_params") or [{}]
+
+
+def grid(name):
+    """The small grid of ``name`` for the GridSearchCV test; empty for none."""
+    return dict(ESTIMATOR_SETTINGS.get(name, {}).get("grid") or {})
+
+
+def scoring(name):
+    """The GridSearchCV scorer of ``name``; None means ``estimator.score``."""
+    return ESTIMATOR_SETTINGS.get(name, {}).get("scoring")
+
+
+def estimator_instances(estimators):
+    """One instance per parameter setting of each ``(name, class)`` pair."""
+    return [cls(**params) for name, cls in estimators for params in check_params(name)]
+
+
+def expected_failed_checks(estimator):
+    """Checks expected to fail for ``estimator``, each with its reason."""
+    return dict(EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
