@@ -11,13 +11,13 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from sklearn_spectral.utils._testing import random_weighted_graph
 from sklearn_spectral.utils.graph import (
+    _canonical_csr,
     affinity_from_features,
     check_affinity,
     connected_components,
     laplacian,
     modularity,
 )
-
 
 # --------------------------------------------------------------------------
 # affinity_from_features
@@ -56,6 +56,12 @@ def test_affinity_from_features_errors(kwargs, match):
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match=match):
         affinity_from_features(X, **kwargs)
+
+
+def test_affinity_from_features_names_the_estimator():
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match=r"^MyEstimator: n_neighbors=5 must be"):
+        affinity_from_features(X, n_neighbors=5, estimator_name="MyEstimator")
 
 
 def test_affinity_from_features_rejects_nan():
@@ -142,6 +148,46 @@ def test_check_affinity_min_samples_and_dtype():
         check_affinity(np.zeros((1, 1)), ensure_min_samples=2)
     with pytest.raises(ValueError, match="numeric"):
         check_affinity(np.array([["a", "b"], ["b", "a"]]))
+
+
+# --------------------------------------------------------------------------
+# _canonical_csr
+
+
+@pytest.mark.parametrize("drop_diagonal", [False, True])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "dense"])
+def test_canonical_csr_form_and_values(fmt, drop_diagonal):
+    A = random_weighted_graph(70, 0.1, 8, self_loops=True).tocoo()
+    # A duplicate, an explicit zero and an unsorted row, in a COO input.
+    row = np.r_[A.row, 3, 5]
+    col = np.r_[A.col, 3, 6]
+    data = np.r_[A.data, 0.25, 0.0]
+    order = np.random.default_rng(0).permutation(row.size)
+    M = sparse.coo_matrix((data[order], (row[order], col[order])), shape=A.shape)
+    M = M.toarray() if fmt == "dense" else M.asformat(fmt)
+    before = M.copy()
+    out = _canonical_csr(M, drop_diagonal=drop_diagonal)
+    expected = sparse.coo_matrix((data, (row, col)), shape=A.shape).toarray()
+    if drop_diagonal:
+        np.fill_diagonal(expected, 0.0)
+    assert out.format == "csr" and out.dtype == np.float64
+    assert out.indptr.dtype == out.indices.dtype == np.int64
+    assert out.has_canonical_format
+    for i in range(out.shape[0]):
+        assert np.all(np.diff(out.indices[out.indptr[i]:out.indptr[i + 1]]) > 0)
+    assert np.all(out.data != 0)
+    np.testing.assert_array_equal(out.toarray(), expected)
+    np.testing.assert_array_equal(
+        before.toarray() if sparse.issparse(before) else before,
+        M.toarray() if sparse.issparse(M) else M,
+    )
+
+
+def test_canonical_csr_returns_canonical_input_unchanged():
+    A = _canonical_csr(random_weighted_graph(50, 0.1, 9))
+    out = _canonical_csr(A, drop_diagonal=True)
+    assert np.shares_memory(out.data, A.data)
+    assert np.shares_memory(out.indices, A.indices)
 
 
 # --------------------------------------------------------------------------
@@ -251,7 +297,8 @@ def test_modularity_of_planted_cliques_is_high():
         blocks[a, b] = blocks[b, a] = 1.0
     A = blocks.tocsr()
     labels = np.repeat(np.arange(8), 10)
-    assert modularity(A, labels) == pytest.approx(_numpy_modularity(A.toarray(), labels))
+    expected = _numpy_modularity(A.toarray(), labels)
+    assert modularity(A, labels) == pytest.approx(expected)
     assert modularity(A, labels) > 0.85
     shuffled = np.random.default_rng(0).permutation(labels)
     assert modularity(A, shuffled) < 0.1
