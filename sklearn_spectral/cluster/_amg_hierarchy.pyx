@@ -16,8 +16,8 @@ has ``agg[i] = 0``, ``p[i] = 0``).
     aggregate are listed by a counting sort, the upper triangle of each coarse
     row is built with a marker array (symbolic and numeric in one sweep per
     row, ``O(nnz)`` overall) and mirrored, so ``A_c`` is exactly symmetric.
-    Rows are not sorted (nothing downstream needs it; sorting them was 40%
-    of the product's time at a million vertices).
+    Rows are not sorted: nothing downstream needs it, and sorting would be a
+    large share of the product's time.
 """
 
 from cython.parallel cimport prange

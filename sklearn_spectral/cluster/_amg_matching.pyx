@@ -160,8 +160,8 @@ cdef struct _Candidate:
 
 
 cdef struct _Vertex:
-    # Everything a proposal reads about its target in 16 bytes (at a million
-    # vertices the records fit in a 32 MiB cache, at 32 bytes they did not).
+    # Everything a proposal reads about its target in 16 bytes, so that the
+    # records of large graphs stay in the cache.
     # The key of the standing offer is that of the pair (suitor, vertex),
     # needed only on a tie of the weights.
     double offer_h
