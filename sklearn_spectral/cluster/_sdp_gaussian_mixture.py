@@ -175,7 +175,8 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         L^{-T}``, ``L`` the lower Cholesky factor of the covariance.
 
     n_iter_ : int
-        Number of outer steps taken.
+        Number of outer steps taken (1 when ``n_components=1``: the Gaussian
+        fit itself).
 
     converged_ : bool
         Whether the outer loop stopped on its criterion before ``max_iter``.
@@ -355,7 +356,8 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 f"{self.max_iter} steps; increase max_iter or tol.",
                 ConvergenceWarning,
             )
-        self.n_iter_ = n_iter
+        # A single component (or a degenerate start) is one closed-form step.
+        self.n_iter_ = max(n_iter, 1)
         self._set_parameters(X64, labels, params, best)
         return self
 
