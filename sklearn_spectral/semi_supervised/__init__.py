@@ -1,3 +1,5 @@
 """Semi-supervised learning with spectrally transformed kernels."""
 
-__all__ = []
+from ._stkr import STKRClassifier, STKRRegressor
+
+__all__ = ["STKRClassifier", "STKRRegressor"]
