@@ -99,20 +99,24 @@ def pcp(data, max_iter=200, tol=1e-7):
 
 
 bench = Benchmark("robust_pca", reference="ours", quality=captured_variance)
-bench.add_method("ours", lambda data: RobustPCA(n_components=K, random_state=0).fit(data[0]))
+bench.add_method(
+    "ours", lambda data: RobustPCA(n_components=K, random_state=0).fit(data[0])
+)
 bench.add_method(
     "PCA covariance_eigh",
     lambda data: PCA(n_components=K, svd_solver="covariance_eigh").fit(data[0]),
 )
 bench.add_method(
     "PCA randomized",
-    lambda data: PCA(n_components=K, svd_solver="randomized", random_state=0).fit(data[0]),
+    lambda data: PCA(
+        n_components=K, svd_solver="randomized", random_state=0
+    ).fit(data[0]),
 )
 bench.add_method(
     "IncrementalPCA",
-    lambda data: IncrementalPCA(n_components=K, batch_size=max(10_000, 5 * data[0].shape[1])).fit(
-        data[0]
-    ),
+    lambda data: IncrementalPCA(
+        n_components=K, batch_size=max(10_000, 5 * data[0].shape[1])
+    ).fit(data[0]),
 )
 bench.add_method(
     "MinCovDet + eigh",
@@ -130,7 +134,9 @@ bench.add_method(
 )
 bench.add_method(
     "oracle (PCA on inliers)",
-    lambda data: PCA(n_components=K, svd_solver="covariance_eigh").fit(data[0][~data[1]]),
+    lambda data: PCA(n_components=K, svd_solver="covariance_eigh").fit(
+        data[0][~data[1]]
+    ),
 )
 
 if __name__ == "__main__":

@@ -124,8 +124,12 @@ for warning in caught:
 is_out_img = np.zeros(len(P), dtype=bool)
 is_out_img[rows] = True
 for name, est, secs in [("PCA", pca_img, t_pca), ("RobustPCA", rpca_img, t_rpca)]:
-    angle = np.degrees(subspace_angles(est.components_[:1].T, clean.components_[:1].T)[0])
-    print(f"{name:<10} angle of component 1 to the clean one: {angle:5.1f} deg  ({secs:.2f} s)")
+    angles = subspace_angles(est.components_[:1].T, clean.components_[:1].T)
+    angle = np.degrees(angles[0])
+    print(
+        f"{name:<10} angle of component 1 to the clean one: {angle:5.1f} deg  "
+        f"({secs:.2f} s)"
+    )
 print(
     f"RobustPCA: certified={rpca_img.certified_}, outlier weight "
     f"{rpca_img.weights_[is_out_img].mean():.3f}, clean weight "

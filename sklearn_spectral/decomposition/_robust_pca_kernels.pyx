@@ -1,9 +1,9 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True
 """Row loops of RobustPCA: weighted selection and the soft filter.
 
-Everything else in :mod:`sklearn_spectral.decomposition._robust_pca` is BLAS
-(NumPy / SciPy), so BLAS threads follow threadpoolctl. These loops are serial
-O(n) passes; no BLAS is called from here.
+Everything else RobustPCA computes is BLAS (NumPy / SciPy), so BLAS threads
+follow threadpoolctl. These loops are serial O(n) passes; no BLAS is called
+from here.
 """
 
 import numpy as np
@@ -100,7 +100,8 @@ def weighted_upper_tail(floating[::1] values, floating[::1] weights, double targ
     return boundary, tail_sum, total_sum, max_value
 
 
-def soft_filter(floating[::1] weights, floating[::1] scores, double thr, double tau_max):
+def soft_filter(floating[::1] weights, floating[::1] scores, double thr,
+                double tau_max):
     """Down-weight rows by ``w <- w (1 - (tau - thr)_+ / (tau_max - thr))``.
 
     Updates ``weights`` in place (clipped at 0) and returns the rows whose
