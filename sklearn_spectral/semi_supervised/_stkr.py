@@ -793,7 +793,7 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
     >>> X, y = make_manifold_regression(300, manifold="moons", noise=0.05,
     ...                                 random_state=0)
     >>> y_semi = hide_labels(y, 20, random_state=0)
-    >>> reg = STKRRegressor(gamma=20.0, alpha=1e-4).fit(X, y_semi)
+    >>> reg = STKRRegressor(kernel="knn", eta=0.999).fit(X, y_semi)
     >>> reg.n_labeled_
     20
     >>> bool(reg.score(X, y) > 0.9)
