@@ -10,7 +10,7 @@ Methods, all on the same precomputed affinity:
   skipped with a note when it is not installed). On SBMs, where they cannot
   finish they are not started: arpack above 20,000 vertices (its shift-invert
   LU fills in on expander-like graphs: 39 s at 1e4, no result within 400 s
-  at 1e5, method notes section 5) and amg above 200,000 (47-80 s at 1e5 on
+  at 1e5) and amg above 200,000 (47-80 s at 1e5 on
   2 cores: one call at 1e6 would pass the cap); lobpcg runs at every size
   (1.2-1.6 s at 1e5: the normalised Laplacian of an SBM is well
   conditioned). Elsewhere the
@@ -44,7 +44,7 @@ Quality columns: ARI and NMI against the planted labels, the modularity of the
 labelling, the mean and the largest conductance ``cut(S) / min(vol S,
 vol S-bar)`` over its clusters, and the number of clusters found. For ours
 the ``t_<phase>`` columns are the seconds of each phase of the fit
-(``model._timings``: affinity validation, Laplacian with the attribute
+(``model.phase_times_``: affinity validation, Laplacian with the attribute
 augmentation, bootstrap = hierarchy setup + test iterations, SVD, Ritz
 refinement, K-means with the restart selection), median over the timed fits.
 
@@ -54,7 +54,7 @@ degree 10 at n = 1e4, 3e4, 1e5 and 3e5 (medium; small: 1e3 to 1e4; large: up to 
 ``--slope-sizes`` overrides; ``--repeats`` fits per size, default 1), timed
 in total and by phase, and the least-squares slope of log(time) against
 log(nnz), for the total and per phase; written to
-``amg_spectral_slope_<size>.json`` and ``.md``. The targets of issue 5 are a
+``amg_spectral_slope_<size>.json`` and ``.md``. The targets are a
 slope of at most 1.15, a 1e6-vertex SBM in under 2 minutes on 2 cores, and
 at least 3x the speed of ``SpectralClustering(eigen_solver="amg")`` at 1e5
 vertices with an ARI as good.
@@ -249,7 +249,7 @@ def scores(result, data):
 
 def phase_times(model):
     """Seconds per phase of a fit of ours, as ``t_<phase>`` columns."""
-    return {f"t_{phase}": sec for phase, sec in getattr(model, "_timings", {}).items()}
+    return {f"t_{phase}": sec for phase, sec in model.phase_times_.items()}
 
 
 # --------------------------------------------------------------------------
@@ -308,8 +308,8 @@ def _skip_amg(case):
 
 
 # Where the references stop on SBMs (K=5, mean degree 10), from single fits on
-# the 2-core machine: arpack 39 s at 1e4 (and no result within 400 s at 1e5,
-# method notes section 5); amg 47-80 s at 1e5. One call at 1e6 would exceed
+# the 2-core machine: arpack 39 s at 1e4 (and no result within 400 s at 1e5);
+# amg 47-80 s at 1e5. One call at 1e6 would exceed
 # the 600 s cap, so they are not started. lobpcg: 0.2 s at 1e4, 1.2-1.6 s at
 # 1e5 (an earlier note of 23 s at 1e5 was not reproduced), so no limit.
 ARPACK_SBM_LIMIT = 20_000
@@ -363,8 +363,14 @@ def _fit_timed(data):
     return model, time.perf_counter() - tic
 
 
+def _fmt(value):
+    return "" if value is None else f"{value:.3g}"
+
+
 def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
-    log = lambda msg: print(f"[amg_spectral slope] {msg}", file=sys.stderr, flush=True)
+    def log(msg):
+        print(f"[amg_spectral slope] {msg}", file=sys.stderr, flush=True)
+
     sizes = sorted(sizes)
     log(f"warm-up fit at n={sizes[0]:,}")
     _fit_timed(sbm(sizes[0], random_state=1))
@@ -382,7 +388,7 @@ def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
             "nnz": int(data.A.nnz),
             "time": total,
             "times": totals,
-            "phases": dict(getattr(model, "_timings", {})),
+            "phases": dict(model.phase_times_),
             "n_hierarchies": int(model.n_hierarchies_),
             "ARI": float(adjusted_rand_score(data.y, model.labels_)),
             "data_time": t_data,
@@ -395,9 +401,9 @@ def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
     phases = list(dict.fromkeys(p for r in rows for p in r["phases"]))
     slopes = {"total": loglog_slope(nnz, [r["time"] for r in rows])}
     for phase in phases:
-        slopes[phase] = loglog_slope(nnz, [r["phases"].get(phase, np.nan) for r in rows])
+        times = [r["phases"].get(phase, np.nan) for r in rows]
+        slopes[phase] = loglog_slope(nnz, times)
 
-    fmt = lambda v: "" if v is None else f"{v:.3g}"
     for prev, row in zip(rows, rows[1:]):
         row["local_slope"] = loglog_slope(
             [prev["nnz"], row["nnz"]], [prev["time"], row["time"]]
@@ -410,13 +416,13 @@ def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
     ]
     for r in rows:
         cells = [f"{r['n']:,}", f"{r['nnz']:,}", str(r["n_hierarchies"]),
-                 f"{r['ARI']:.3f}", fmt(r["time"]), fmt(r.get("local_slope"))]
-        cells += [fmt(r["phases"].get(p)) for p in phases]
+                 f"{r['ARI']:.3f}", _fmt(r["time"]), _fmt(r.get("local_slope"))]
+        cells += [_fmt(r["phases"].get(p)) for p in phases]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(
         "| least-squares log-log slope vs nnz | | | | "
-        + fmt(slopes["total"]) + " | | "
-        + " | ".join(fmt(slopes[k]) for k in phases) + " |"
+        + _fmt(slopes["total"]) + " | | "
+        + " | ".join(_fmt(slopes[k]) for k in phases) + " |"
     )
     verdict = (
         "n/a" if slopes["total"] is None
@@ -426,7 +432,7 @@ def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
         f"AMGSpectralClustering(K={SBM_K}, max_hierarchies={SLOPE_HIERARCHIES}) on "
         f"SBMs (mean degree {SBM_DEGREE}, mixing {MIXING}); fit time vs nnz, "
         f"median of {repeats} fit(s) after a warm-up; threads: "
-        f"{threads if threads else 'all'}. Total slope {fmt(slopes['total'])} "
+        f"{threads if threads else 'all'}. Total slope {_fmt(slopes['total'])} "
         f"(target <= {SLOPE_TARGET}: {verdict})."
     )
     table = title + "\n\n" + "\n".join(lines)

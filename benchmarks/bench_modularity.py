@@ -10,9 +10,9 @@ absolute difference to the scipy value (all three must agree).
 
 import networkx as nx
 import numpy as np
+from _runner import Benchmark, main
 from scipy import sparse
 
-from _runner import Benchmark, main
 from sklearn_spectral.datasets import make_attributed_sbm
 from sklearn_spectral.utils.graph import modularity
 
@@ -59,7 +59,8 @@ def networkx_modularity(data):
 
 
 def agreement(result, data):
-    return {"Q": float(result), "|Q - scipy Q|": abs(float(result) - scipy_modularity(data))}
+    difference = abs(float(result) - scipy_modularity(data))
+    return {"Q": float(result), "|Q - scipy Q|": difference}
 
 
 bench = Benchmark("modularity", reference="ours", quality=agreement)
@@ -68,7 +69,9 @@ bench.add_method("scipy.sparse", scipy_modularity)
 bench.add_method(
     "networkx",
     networkx_modularity,
-    skip=lambda case: "graph construction alone takes minutes" if case["n"] > 100_000 else None,
+    skip=lambda case: (
+        "graph construction alone takes minutes" if case["n"] > 100_000 else None
+    ),
 )
 
 if __name__ == "__main__":
