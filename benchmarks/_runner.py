@@ -70,8 +70,8 @@ import re
 import sys
 import threading
 import time
-import tracemalloc
 import traceback
+import tracemalloc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -105,8 +105,10 @@ def tour_robust_pca():
     Xmix = np.vstack([zeros, ones[:n_ones]])
     cov0 = np.cov(zeros, rowvar=False)
     lam0 = np.linalg.eigvalsh(cov0)[::-1]
-    print(f"  {len(zeros)} zeros + {n_ones} ones, d = {X.shape[1]}; score: share of the "
-          "0s' top-k variance captured (1 = their own PCA)")
+    print(
+        f"  {len(zeros)} zeros + {n_ones} ones, d = {X.shape[1]}; score: share of "
+        "the 0s' top-k variance captured (1 = their own PCA)"
+    )
     for k in (1, 2, 3):
         pca, t_pca = _timed(PCA(n_components=k).fit, Xmix)
         rpca, t_rpca = _timed(
@@ -142,11 +144,15 @@ def tour_shrinkage_mahalanobis():
     )
     # one warm-up fit: the first fit of a session also tabulates the normal
     # consistency map of the comedian (a fraction of a second)
-    ShrinkageMahalanobisDetector().fit(np.random.default_rng(0).standard_normal((50, 3)))
+    warm_up = np.random.default_rng(0).standard_normal((50, 3))
+    ShrinkageMahalanobisDetector().fit(warm_up)
     for name in ("wbc", "wine"):
         X, truth = load_outlier_benchmark(name, random_state=0)
         X = RobustScaler().fit_transform(X)
-        print(f"  {name}: {X.shape[0]} rows x {X.shape[1]} features, {truth.sum()} outliers")
+        print(
+            f"  {name}: {X.shape[0]} rows x {X.shape[1]} features, "
+            f"{truth.sum()} outliers"
+        )
         fitted = {}
         for label, est in [
             ("shrinkage (chi2 cut-off)", ShrinkageMahalanobisDetector()),
@@ -159,10 +165,14 @@ def tour_shrinkage_mahalanobis():
             flagged = est.predict(X) == -1
             auc = roc_auc_score(truth, -est.score_samples(X))
             print(
-                f"    {label:<30} {seconds * 1e3:7.1f} ms  TPR {flagged[truth].mean():.2f}"
-                f"  FPR {flagged[~truth].mean():.3f}  ROC AUC {auc:.3f}"
+                f"    {label:<30} {seconds * 1e3:7.1f} ms  "
+                f"TPR {flagged[truth].mean():.2f}  "
+                f"FPR {flagged[~truth].mean():.3f}  ROC AUC {auc:.3f}"
             )
-        ratio = fitted["EllipticEnvelope (true share)"] / fitted["shrinkage (chi2 cut-off)"]
+        ratio = (
+            fitted["EllipticEnvelope (true share)"]
+            / fitted["shrinkage (chi2 cut-off)"]
+        )
         print(f"    EllipticEnvelope / shrinkage fit time: {ratio:.1f}x")
 
 
@@ -208,6 +218,91 @@ def tour_amg_spectral_clustering():
 
 
 TOURS["AMGSpectralClustering"] = tour_amg_spectral_clustering
+
+
+def tour_stkr():
+    """Semi-supervised regression on two moons, classification of digits."""
+    from sklearn.datasets import load_digits
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.semi_supervised import LabelSpreading
+
+    from sklearn_spectral.datasets import hide_labels, make_manifold_regression
+    from sklearn_spectral.semi_supervised import STKRClassifier, STKRRegressor
+
+    _rule("STKR vs KernelRidge / LabelSpreading: few labels, many unlabeled rows")
+    X, y = make_manifold_regression(
+        500, manifold="moons", noise=0.05, random_state=4
+    )
+    y_semi, labeled = hide_labels(y, 20, random_state=4, return_mask=True)
+    reg, t_reg = _timed(STKRRegressor(kernel="knn", eta=0.999).fit, X, y_semi)
+    ridge = GridSearchCV(
+        KernelRidge(kernel="rbf"),
+        {"alpha": [1e-3, 1e-2, 1e-1], "gamma": [0.3, 1.0, 3.0, 10.0]},
+        cv=4,
+    )
+    ridge.fit(X[labeled], y[labeled])
+    rest = ~labeled
+    print(
+        f"  moons, 20 of 500 labeled: STKR R2 {reg.score(X[rest], y[rest]):.3f} "
+        f"({t_reg:.2f} s)   tuned KernelRidge R2 "
+        f"{ridge.score(X[rest], y[rest]):.3f}"
+    )
+    Xd, yd = load_digits(return_X_y=True)
+    yd_semi = hide_labels(yd, 50, unlabeled=-1, stratify=True, random_state=0)
+    clf, t_clf = _timed(STKRClassifier(kernel="knn", eta=0.999).fit, Xd, yd_semi)
+    spread = LabelSpreading(kernel="knn").fit(Xd, yd_semi)
+    print(
+        f"  digits, 50 of 1797 labeled: STKR accuracy "
+        f"{(clf.transduction_ == yd).mean():.3f} ({t_clf:.2f} s)   LabelSpreading "
+        f"{(spread.transduction_ == yd).mean():.3f}"
+    )
+
+
+TOURS["STKRRegressor"] = tour_stkr
+
+
+def tour_sdp_clustering():
+    """The K-means SDP on iris; a mixture whose clusters share their mean."""
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import load_iris
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.mixture import GaussianMixture
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_spectral.cluster import SDPGaussianMixture, SDPKMeans
+    from sklearn_spectral.datasets import make_heterogeneous_mixture
+
+    _rule("SDPKMeans / SDPGaussianMixture vs KMeans / GaussianMixture")
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    sdp, t_sdp = _timed(SDPKMeans(n_clusters=3, random_state=0).fit, X)
+    km = KMeans(3, n_init=10, random_state=0).fit(X)
+    print(
+        f"  iris: SDPKMeans ARI {adjusted_rand_score(y, sdp.labels_):.3f} "
+        f"({t_sdp:.2f} s, SDP objective {sdp.objective_:.1f}, inertia "
+        f"{sdp.inertia_:.1f})   KMeans ARI {adjusted_rand_score(y, km.labels_):.3f}"
+    )
+    X, y = make_heterogeneous_mixture(
+        200, n_clusters=2, design="equal_means", random_state=0
+    )
+    gm, t_gm = _timed(
+        SDPGaussianMixture(
+            2, init_params="k-means++", solver="nlr", sdp_tol=1e-3, random_state=0
+        ).fit,
+        X,
+    )
+    ref = GaussianMixture(2, random_state=0).fit(X)
+    km = KMeans(2, n_init=10, random_state=0).fit(X)
+    print(
+        f"  equal means, different covariances: SDPGaussianMixture ARI "
+        f"{adjusted_rand_score(y, gm.predict(X)):.3f} ({t_gm:.2f} s)   "
+        f"GaussianMixture {adjusted_rand_score(y, ref.predict(X)):.3f}   "
+        f"KMeans {adjusted_rand_score(y, km.labels_):.3f}"
+    )
+
+
+TOURS["SDPKMeans"] = tour_sdp_clustering
 
 
 def main():

@@ -2,14 +2,14 @@
 
 import numpy as np
 from scipy import sparse
+
+from sklearn_spectral.cluster import _amg_setup as setup
 from sklearn_spectral.cluster._amg_cycle import (
     SMOOTHERS,
     _bootstrap_step,
     _CompositeSolver,
     _Level,
 )
-
-from sklearn_spectral.cluster import _amg_setup as setup
 from sklearn_spectral.utils.graph import _canonical_csr, connected_components
 
 

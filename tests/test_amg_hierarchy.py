@@ -4,11 +4,11 @@ import networkx as nx
 import numpy as np
 import pytest
 from scipy import sparse
+
+from sklearn_spectral.cluster import _amg_setup as setup
 from sklearn_spectral.cluster._amg_cycle import SMOOTHERS, _CompositeSolver
 from sklearn_spectral.cluster._amg_hierarchy import _pair_aggregate, _restrict
 from sklearn_spectral.cluster._amg_matching import _suitor_matching
-
-from sklearn_spectral.cluster import _amg_setup as setup
 from sklearn_spectral.utils.graph import _canonical_csr
 
 from ._amg_helpers import (

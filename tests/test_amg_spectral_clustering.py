@@ -12,11 +12,11 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.image import img_to_graph
 from sklearn.metrics import adjusted_rand_score
-from sklearn_spectral.cluster._kmeans_restarts import _kmeans_restarts, _kmeans_single
 from threadpoolctl import threadpool_limits
 
 from sklearn_spectral.cluster._amg_setup import build_hierarchy, pinned_laplacian
 from sklearn_spectral.cluster._amg_spectral import AMGSpectralClustering, _augment
+from sklearn_spectral.cluster._kmeans_restarts import _kmeans_restarts, _kmeans_single
 from sklearn_spectral.datasets import make_attributed_sbm, sbm_detectability_threshold
 from sklearn_spectral.utils.graph import (
     _canonical_csr,

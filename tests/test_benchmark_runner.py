@@ -134,7 +134,7 @@ def test_three_methods_rotate_through_every_position():
 
 
 def test_quality_scalar_dict_and_default():
-    clock, calls = FakeClock(), []
+    clock = FakeClock()
     seen = []
 
     def default_quality(result, data):

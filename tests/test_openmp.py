@@ -7,8 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn_spectral.utils._graph_kernels import _modularity_partial_sums
-from sklearn_spectral.utils._openmp_helpers import _threads_in_parallel_region
 from threadpoolctl import threadpool_limits
 
 from sklearn_spectral.utils import (
@@ -16,6 +14,8 @@ from sklearn_spectral.utils import (
     _openmp_parallelism_enabled,
     single_threaded_blas,
 )
+from sklearn_spectral.utils._graph_kernels import _modularity_partial_sums
+from sklearn_spectral.utils._openmp_helpers import _threads_in_parallel_region
 from sklearn_spectral.utils._testing import random_weighted_graph
 from sklearn_spectral.utils.graph import modularity
 

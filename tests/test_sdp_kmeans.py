@@ -14,9 +14,9 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn_spectral.cluster._sdp_kernels import _project_rows_simplex
 
 from sklearn_spectral.cluster import SDPKMeans
+from sklearn_spectral.cluster._sdp_kernels import _project_rows_simplex
 from sklearn_spectral.cluster._sdp_kmeans import _project_simplex
 from sklearn_spectral.datasets import make_heterogeneous_mixture
 

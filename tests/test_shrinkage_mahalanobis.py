@@ -18,13 +18,13 @@ from sklearn.covariance import EllipticEnvelope, ledoit_wolf
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import RobustScaler
-from sklearn_spectral.covariance._comedian import _comedian, _row_median_mad
 from threadpoolctl import threadpool_limits
 
 from sklearn_spectral.covariance import (
     ShrinkageComedianCovariance,
     ShrinkageMahalanobisDetector,
 )
+from sklearn_spectral.covariance._comedian import _comedian, _row_median_mad
 from sklearn_spectral.covariance._mahalanobis_detector import (
     _adjusted_threshold,
     _reweighted_estimates,

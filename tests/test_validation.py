@@ -6,7 +6,8 @@ from sklearn_spectral.utils.validation import check_integer_codes, check_min_sam
 
 def test_check_min_samples():
     check_min_samples(5, 5)
-    with pytest.raises(ValueError, match=r"Est: got n_samples=4; at least 5 .* for k=5"):
+    expected = r"Est: got n_samples=4; at least 5 .* for k=5"
+    with pytest.raises(ValueError, match=expected):
         check_min_samples(4, 5, estimator_name="Est", reason="for k=5")
 
 
@@ -15,7 +16,11 @@ def test_check_integer_codes():
     assert out.dtype == np.int64 and out.shape == (3, 1)
     codes = np.array([[0, 1], [2, 3]])
     out = check_integer_codes(codes, 2)
-    assert out is not codes or not np.shares_memory(out, codes) or out.dtype == codes.dtype
+    assert (
+        out is not codes
+        or not np.shares_memory(out, codes)
+        or out.dtype == codes.dtype
+    )
     with pytest.raises(ValueError, match="attributes has 2 rows but the data has 3"):
         check_integer_codes(codes, 3)
     with pytest.raises(ValueError, match="fractions"):

@@ -422,7 +422,7 @@ def make_contaminated_gaussian(
     ...     return_params=True, random_state=0)
     >>> params["covariance"].shape, params["components"].shape
     ((5, 5), (5, 5))
-    """
+    """  # noqa: E501 (numpydoc type lines do not wrap)
     d = n_features
     kind = outlier_kind
     distribution = inlier_distribution

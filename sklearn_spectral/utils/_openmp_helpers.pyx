@@ -88,7 +88,7 @@ def _threads_in_parallel_region(int n_threads):
     1 without OpenMP. A diagnostic used by the tests and ``show_versions``.
     """
     cdef int team = 1
-    cdef Py_ssize_t i
-    for i in prange(1, nogil=True, num_threads=n_threads):
+    cdef Py_ssize_t _
+    for _ in prange(1, nogil=True, num_threads=n_threads):
         team = omp_get_num_threads()
     return team
