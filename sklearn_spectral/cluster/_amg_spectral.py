@@ -409,7 +409,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         K-means inertia of the kept restart.
     n_components_ : int
         Connected components of the graph (with attribute vertices if any).
-    operator_complexity_ : ndarray of shape (n_hierarchies_,)
+    operator_complexity_ : ndarray of shape (``n_hierarchies_``,)
         Operator complexity of each bootstrap hierarchy, as pyamg's
         ``operator_complexity()``: the stored entries of the operators of
         all its levels, the finest included, divided by those of the finest

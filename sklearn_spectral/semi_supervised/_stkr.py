@@ -689,7 +689,7 @@ _SHARED_ATTRIBUTES = """
     extension_coef_ : ndarray of shape (n_fit, n_targets)
         Coefficients ``c`` of ``f(x) = kernel_scale_ k(x, X_fit_) c +
         intercept_``.
-    dual_coef_ : ndarray of shape (n_labeled_, n_targets)
+    dual_coef_ : ndarray of shape (``n_labeled_``, n_targets)
         Ridge dual coefficients: the residuals on the labeled rows divided by
         ``n_labeled_ * alpha``.
     intercept_ : ndarray of shape (n_targets,)
@@ -711,7 +711,7 @@ _SHARED_ATTRIBUTES = """
         Training rows used as landmarks; only on the Nystroem path.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column
         names.
 """
