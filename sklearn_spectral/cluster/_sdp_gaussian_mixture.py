@@ -231,10 +231,10 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     >>> rng = np.random.RandomState(0)
     >>> X = np.vstack([rng.randn(40, 2), 6 + rng.randn(40, 2)])
     >>> gm = SDPGaussianMixture(n_components=2, random_state=0).fit(X)
-    >>> np.sort(np.round(gm.means_[:, 0]))
-    array([0., 6.])
-    >>> gm.predict([[0, 0], [6, 6]])[0] != gm.predict([[6, 6]])[0]
-    np.True_
+    >>> (np.sort(np.round(gm.means_[:, 0])) + 0.0).tolist()
+    [0.0, 6.0]
+    >>> bool(gm.predict([[0, 0], [6, 6]])[0] != gm.predict([[6, 6]])[0])
+    True
     """
 
     _parameter_constraints: dict = {

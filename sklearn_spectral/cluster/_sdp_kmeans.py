@@ -326,8 +326,8 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     >>> from sklearn_spectral.cluster import SDPKMeans
     >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
     >>> km = SDPKMeans(n_clusters=2, random_state=0).fit(X)
-    >>> km.labels_[0] != km.labels_[3]
-    np.True_
+    >>> bool(km.labels_[0] != km.labels_[3])
+    True
     >>> bool(np.all(km.labels_[:3] == km.labels_[0]))
     True
     >>> km.cluster_centers_[np.argsort(km.cluster_centers_[:, 0])]
