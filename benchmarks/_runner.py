@@ -24,7 +24,7 @@ A bench script declares its methods and cases and hands them to the runner::
     if __name__ == "__main__":
         main(bench, CASES, make_data)
 
-Protocol, per case (``DESIGN.md`` section 5):
+Protocol, per case:
 
 1. ``make_data(**case)`` is called once; every method gets the same object and
    must not modify it.
