@@ -70,7 +70,7 @@ def test_predict_at_training_rows_equals_transduction(spectral_transform, kernel
     labeled = ~np.isnan(y_semi)
     residual = y_semi[labeled] - reg.transduction_[labeled]
     assert_allclose(
-        residual, reg.n_labeled_ * reg.alpha * reg.dual_coef_.ravel(), atol=1e-8
+        residual, reg.n_labeled_ * reg.alpha_ * reg.dual_coef_.ravel(), atol=1e-8
     )
 
 
@@ -127,9 +127,36 @@ def test_krylov_equals_direct(spectral_transform, solver):
     X, _, y_semi = _data()
     params = dict(spectral_transform=spectral_transform, degree=4, gamma=2.0)
     direct = STKRRegressor(solver="direct", **params).fit(X, y_semi)
+    params["alpha"] = direct.alpha_
     krylov = STKRRegressor(solver=solver, tol=1e-10, **params).fit(X, y_semi)
     assert krylov.n_iter_ > 1
     assert_allclose(krylov.transduction_, direct.transduction_, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auto_alpha_minimises_brute_force_leave_one_out(seed):
+    # alpha='auto' must pick the grid value whose refits without each labeled
+    # row predict that row best, the intercept (labeled mean) held fixed.
+    from sklearn_spectral.semi_supervised._stkr import _ALPHA_GRID
+
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(40, 3))
+    y = np.sin(X[:, 0]) + 0.3 * rng.normal(size=40)
+    y_semi = y.copy()
+    y_semi[25:] = np.nan
+    reg = STKRRegressor(spectral_transform="identity", gamma=0.5).fit(X, y_semi)
+    K = reg.kernel_scale_ * rbf_kernel(X[:25], gamma=0.5)
+    yc = y[:25] - y[:25].mean()
+    errors = []
+    for a in _ALPHA_GRID:
+        err = 0.0
+        for i in range(25):
+            keep = np.arange(25) != i
+            A = K[np.ix_(keep, keep)] + 25 * a * np.eye(24)
+            pred = K[i, keep] @ np.linalg.solve(A, yc[keep])
+            err += (yc[i] - pred) ** 2
+        errors.append(err)
+    assert reg.alpha_ == pytest.approx(_ALPHA_GRID[int(np.argmin(errors))])
 
 
 def _spectral_reference(G, scale, y_semi, transform, alpha, eta=0.99, degree=3, d=8):
@@ -169,7 +196,7 @@ def test_dense_and_nystroem_equal_eigendecomposition(spectral_transform):
     ):
         reg.fit(X, y_semi)
         expected = _spectral_reference(
-            G, reg.kernel_scale_, y_semi, spectral_transform, reg.alpha
+            G, reg.kernel_scale_, y_semi, spectral_transform, reg.alpha_
         )
         assert_allclose(reg.transduction_, expected, atol=1e-6)
         assert_allclose(reg.predict(X), expected, atol=1e-6)

@@ -10,7 +10,7 @@ from scipy.sparse.linalg import LinearOperator, cg, eigsh, gmres
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
+from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state, column_or_1d, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -30,21 +30,62 @@ _AUTO_LANDMARKS = 2_000
 _DIRECT_MAX_LABELED = 5_000
 _DIRECT_MAX_ROWS = 2_000
 _GMRES_RESTART = 50
+# Candidates of ``alpha='auto'``, and the value it takes where no candidate
+# can be scored cheaply (the iterative solvers, fewer than three labels).
+_ALPHA_GRID = np.logspace(-7, 2, 28)
+_ALPHA_FALLBACK = 1e-3
+# ``gamma=None``: the rbf width is this multiple of the typical distance from
+# a row to its ``n_neighbors``-th nearest neighbour.
+_LOCAL_WIDTH = 3.0
 
 
 def _working_memory_bytes():
     return int(get_config()["working_memory"]) * 2**20
 
 
-def _median_heuristic_gamma(X, rng, max_samples=1000):
-    """``1 / (2 median ||x_i - x_j||^2)`` over a random subsample of rows."""
+def _local_scale_gamma(X, n_neighbors, rng, max_samples=1000):
+    """rbf ``gamma`` from the typical distance to the ``n_neighbors``-th neighbour.
+
+    ``sigma`` is ``_LOCAL_WIDTH`` times the median, over at most
+    ``max_samples`` random rows, of the distance from a row to its
+    ``n_neighbors``-th nearest other row among all rows; ``gamma`` is
+    ``1 / (2 sigma^2)``.
+    """
     n = X.shape[0]
-    if n > max_samples:
-        X = X[rng.choice(n, size=max_samples, replace=False)]
-    d2 = euclidean_distances(X, squared=True)
-    upper = d2[np.triu_indices(X.shape[0], k=1)]
-    median = float(np.median(upper)) if upper.size else 0.0
-    return 1.0 / (2.0 * median) if median > 0 else 1.0
+    k = min(n_neighbors, n - 1)
+    if k < 1:
+        return 1.0
+    query = X if n <= max_samples else X[rng.choice(n, size=max_samples, replace=False)]
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(query)
+    radius = float(np.median(dist[:, -1]))
+    if radius <= 0:
+        positive = dist[dist > 0]
+        radius = float(np.median(positive)) if positive.size else 0.0
+    if radius <= 0:
+        return 1.0
+    return 1.0 / (2.0 * (_LOCAL_WIDTH * radius) ** 2)
+
+
+def _ridge_loo(U, w, Yc, betas):
+    """Leave-one-out choice of the ridge penalty from an eigendecomposition.
+
+    ``U`` (n, r) and ``w`` (r,) give the labeled Gram matrix ``U diag(w) U.T``
+    (``w`` are squared singular values for a feature matrix); for every
+    ``beta`` the hat matrix is ``U diag(w / (w + beta)) U.T`` and the exact
+    leave-one-out residuals are ``(y - H y)_i / (1 - H_ii)``. Returns the
+    ``beta`` with the smallest summed squared leave-one-out residual.
+    """
+    UtY = U.T @ Yc
+    U2 = U * U
+    best, best_err = betas[0], np.inf
+    for beta in betas:
+        h = w / (w + beta)
+        resid = Yc - U @ (h[:, None] * UtY)
+        lever = np.maximum(1.0 - U2 @ h, 1e-12)
+        err = float(np.sum((resid / lever[:, None]) ** 2))
+        if err < best_err:
+            best, best_err = beta, err
+    return best
 
 
 def _top_eigenvalue_bound(matvec, n, *, nonnegative, max_iter=50, rtol=0.01):
@@ -143,7 +184,10 @@ class _BaseSTKR(BaseEstimator):
         "eta": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "whiten": ["boolean"],
-        "alpha": [Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
         "solver": [StrOptions({"auto", "direct", "cg", "gmres"})],
         "n_landmarks": [
             StrOptions({"auto"}),
@@ -168,7 +212,7 @@ class _BaseSTKR(BaseEstimator):
         eta=0.99,
         n_components=64,
         whiten=False,
-        alpha=1e-3,
+        alpha="auto",
         solver="auto",
         n_landmarks="auto",
         tol=1e-6,
@@ -279,7 +323,7 @@ class _BaseSTKR(BaseEstimator):
             self.gamma_ = (
                 float(self.gamma)
                 if self.gamma is not None
-                else _median_heuristic_gamma(X, rng)
+                else _local_scale_gamma(X, self.n_neighbors, rng)
             )
         self.n_components_ = max(1, min(self.n_components, n_samples - 1))
 
@@ -313,9 +357,9 @@ class _BaseSTKR(BaseEstimator):
             )
 
         scale = self.kernel_scale_
-        beta = n_labeled * self.alpha
+        beta = self._fixed_beta()
         if self.spectral_transform == "kpca":
-            C = self._solve_kpca(op, Yc, labeled, scale, beta, rng)
+            C = self._solve_kpca(op, Yc, labeled, scale, rng)
         elif self.spectral_transform == "inverse_laplacian":
             C = self._solve_inverse_laplacian(op, Yc, labeled, scale, beta)
         elif self.spectral_transform == "identity":
@@ -326,9 +370,40 @@ class _BaseSTKR(BaseEstimator):
         fitted = scale * op.matmat(C)
         if self.kernel == "knn":
             self._knn_fitted = fitted
-        self.dual_coef_ = (Yc - fitted[labeled]) / beta
+        self.dual_coef_ = (Yc - fitted[labeled]) / (n_labeled * self.alpha_)
         self._transduction = fitted + self.intercept_
         return self
+
+    def _fixed_beta(self):
+        """System penalty ``n_labeled_ * alpha`` of the iterative solvers.
+
+        Sets ``alpha_``; with ``alpha='auto'`` the direct solvers overwrite it
+        with their leave-one-out choice.
+        """
+        self.alpha_ = _ALPHA_FALLBACK if self.alpha == "auto" else float(self.alpha)
+        return self.n_labeled_ * self.alpha_
+
+    def _choose_beta(self, U, w, Yc):
+        """Penalty for the Gram matrix ``U diag(w) U.T`` of the labeled rows."""
+        n = self.n_labeled_
+        if self.alpha != "auto" or n < 3:
+            return self._fixed_beta()
+        beta = _ridge_loo(U, np.maximum(w, 0.0), Yc, n * _ALPHA_GRID)
+        self.alpha_ = float(beta / n)
+        return beta
+
+    def _dual_ridge(self, A, Yc):
+        """Solve ``(A + n_labeled_ alpha_ I) a = Yc`` for a symmetric PSD ``A``."""
+        A = 0.5 * (A + A.T)
+        w, U = linalg.eigh(A)
+        beta = self._choose_beta(U, w, Yc)
+        return U @ ((U.T @ Yc) / (np.maximum(w, 0.0) + beta)[:, None])
+
+    def _primal_ridge(self, Phi, Yc):
+        """Ridge weights on the features ``Phi`` of the labeled rows."""
+        U, sv, Vt = linalg.svd(Phi, full_matrices=False)
+        beta = self._choose_beta(U, sv**2, Yc)
+        return Vt.T @ ((sv / (sv**2 + beta))[:, None] * (U.T @ Yc))
 
     def _knn_operator(self, X):
         n_samples = X.shape[0]
@@ -400,9 +475,7 @@ class _BaseSTKR(BaseEstimator):
         solver = self._auto_solver(n, _DIRECT_MAX_LABELED) or "cg"
         if solver == "direct":
             self.n_iter_ = 1
-            A = scale * np.asarray(sub.dense(), dtype=np.float64).copy()
-            A.flat[:: n + 1] += beta
-            alpha = linalg.solve(A, Yc, assume_a="pos")
+            alpha = self._dual_ridge(scale * np.asarray(sub.dense(), np.float64), Yc)
         else:
             alpha = self._krylov(
                 solver, lambda a: scale * sub.matmat(a) + beta * a, Yc, n
@@ -428,10 +501,7 @@ class _BaseSTKR(BaseEstimator):
             self.n_iter_ = 1
             B = scale * op.columns(labeled)
             V = extension(B / N)
-            A = coef[0] * B[labeled] + B.T @ V
-            A = 0.5 * (A + A.T)
-            A.flat[:: n + 1] += beta
-            alpha = linalg.solve(A, Yc, assume_a="pos")
+            alpha = self._dual_ridge(coef[0] * B[labeled] + B.T @ V, Yc)
             C = V @ alpha
             C[labeled] += coef[0] * alpha
             return C
@@ -476,10 +546,7 @@ class _BaseSTKR(BaseEstimator):
             E = np.zeros((N, labeled.shape[0]))
             E[labeled, np.arange(labeled.shape[0])] = 1.0
             RE = linalg.cho_solve(factor, E, overwrite_b=True)
-            A = K[labeled] @ RE
-            A = 0.5 * (A + A.T)
-            A.flat[:: labeled.shape[0] + 1] += beta
-            return RE @ linalg.solve(A, Yc, assume_a="pos")
+            return RE @ self._dual_ridge(K[labeled] @ RE, Yc)
 
         def matvec(theta):
             theta = np.asarray(theta, dtype=np.float64)
@@ -490,7 +557,7 @@ class _BaseSTKR(BaseEstimator):
 
         return self._krylov(solver, matvec, B, N)
 
-    def _solve_kpca(self, op, Yc, labeled, scale, beta, rng):
+    def _solve_kpca(self, op, Yc, labeled, scale, rng):
         N = op.n
         d = self.n_components_
         self.n_iter_ = 1
@@ -512,10 +579,7 @@ class _BaseSTKR(BaseEstimator):
         else:
             Phi = np.sqrt(N * lam) * V[labeled]
             back = 1.0 / np.sqrt(N * lam)
-        A = Phi.T @ Phi
-        A.flat[:: A.shape[0] + 1] += beta
-        w = linalg.solve(A, Phi.T @ Yc, assume_a="pos")
-        return V @ (back[:, None] * w)
+        return V @ (back[:, None] * self._primal_ridge(Phi, Yc))
 
     def _spectral_weights(self, lam):
         """``s(lambda) / lambda`` on the eigenvalues of the landmark features."""
@@ -552,17 +616,13 @@ class _BaseSTKR(BaseEstimator):
         lam_s = lam * scale
         D = np.sqrt(self._spectral_weights(lam_s))
         Z = np.sqrt(scale) * (F @ V) * D
-        Zn = Z[labeled]
-        beta = labeled.shape[0] * self.alpha
-        A = Zn.T @ Zn
-        A.flat[:: A.shape[0] + 1] += beta
-        w = linalg.solve(A, Zn.T @ Yc, assume_a="pos")
+        w = self._primal_ridge(Z[labeled], Yc)
         fitted = Z @ w
         self.n_iter_ = 1
         self.X_fit_ = L
         self.landmark_indices_ = landmarks
         self.extension_coef_ = (M @ (V @ (D[:, None] * w))) / np.sqrt(scale)
-        self.dual_coef_ = (Yc - fitted[labeled]) / beta
+        self.dual_coef_ = (Yc - fitted[labeled]) / (labeled.shape[0] * self.alpha_)
         self._transduction = fitted + self.intercept_
 
     # ------------------------------------------------------------------
@@ -608,9 +668,11 @@ _SHARED_PARAMETERS = """
         callable ``kernel(A, B)`` returns the ``(len(A), len(B))`` kernel
         matrix.
     gamma : float, default=None
-        Width of the ``'rbf'`` kernel. ``None`` uses the median heuristic
-        ``1 / (2 median ||x_i - x_j||^2)`` over at most 1000 random rows,
-        a scale-free starting point that should still be tuned.
+        Width of the ``'rbf'`` kernel. ``None`` sets ``sigma`` to three
+        times the median distance from a row to its ``n_neighbors``-th
+        nearest neighbour (over at most 1000 random rows) and ``gamma = 1 /
+        (2 sigma^2)``: a kernel local enough for the unlabeled rows to reveal
+        the shape of the data, and wide enough to link neighbouring rows.
     n_neighbors : int, default=10
         Neighbours per row of the ``'knn'`` kernel (clipped to the number of
         rows); each row counts as its own neighbour.
@@ -647,10 +709,16 @@ default='inverse_laplacian'
     whiten : bool, default=False
         ``'kpca'`` only: give every kept eigenfunction unit weight instead of
         its eigenvalue.
-    alpha : float, default=1e-3
+    alpha : 'auto' or float, default='auto'
         Ridge penalty ``beta``; the objective is
         ``mean_i (f(x_i) - y_i)^2 + alpha ||f||^2`` over the labeled rows, so
-        the linear system carries ``n_labeled_ * alpha``.
+        the linear system carries ``n_labeled_ * alpha``. ``'auto'`` picks it
+        from 28 values between 1e-7 and 100 by exact leave-one-out error over
+        the labeled rows, which the direct solvers get from one
+        eigendecomposition of the labeled block; the best penalty moves with
+        the transform, the kernel and the number of labels. Where no direct
+        solver runs (CG or GMRES) or fewer than three rows are labeled,
+        ``'auto'`` means 1e-3. The value used is ``alpha_``.
     solver : {'auto', 'direct', 'cg', 'gmres'}, default='auto'
         ``'direct'`` factorises the system (``n_labeled x n_labeled`` for
         ``'identity'`` and ``'polynomial'``, ``n_samples x n_samples`` for
@@ -676,8 +744,8 @@ default='inverse_laplacian'
     max_iter : int, default=1000
         Most CG or GMRES iterations per target column.
     random_state : int, RandomState instance or None, default=None
-        Seeds the median-heuristic subsample, the landmarks and the starting
-        vector of the ``'kpca'`` eigensolver.
+        Seeds the subsample behind the default ``gamma``, the landmarks and
+        the starting vector of the ``'kpca'`` eigensolver.
     verbose : int, default=0
         1 prints one line per stage, 2 also every solver iteration.
 """
@@ -691,13 +759,15 @@ _SHARED_ATTRIBUTES = """
         intercept_``.
     dual_coef_ : ndarray of shape (``n_labeled_``, n_targets)
         Ridge dual coefficients: the residuals on the labeled rows divided by
-        ``n_labeled_ * alpha``.
+        ``n_labeled_ * alpha_``.
     intercept_ : ndarray of shape (n_targets,)
         Mean target of the labeled rows.
     kernel_scale_ : float
         Factor that brings the top eigenvalue of ``k(X, X) / n_samples`` to
         at most 1 (an upper bound from power iteration; exact for ``'knn'``
         and on the Nystroem path).
+    alpha_ : float
+        Ridge penalty used (``alpha``, or its leave-one-out choice).
     gamma_ : float or None
         The ``'rbf'`` width used, None for other kernels.
     n_components_ : int
@@ -740,7 +810,7 @@ _SHARED_NOTES = """
 
     With ``spectral_transform='identity'`` the model equals
     :class:`sklearn.kernel_ridge.KernelRidge` with
-    ``alpha=n_labeled_ * alpha`` on the kernel ``kernel_scale_ * k`` and
+    ``alpha=n_labeled_ * alpha_`` on the kernel ``kernel_scale_ * k`` and
     centred targets.
 """
 
