@@ -133,6 +133,20 @@ def test_krylov_equals_direct(spectral_transform, solver):
     assert_allclose(krylov.transduction_, direct.transduction_, atol=1e-6)
 
 
+@pytest.mark.parametrize("eta", [0.99, 0.9999])
+def test_gmres_solves_unlabeled_rows_at_default_tol(eta):
+    # Many unlabeled rows and a small penalty: the unlabeled equations carry
+    # a weight n_labeled * alpha against N for the labeled ones, so GMRES at
+    # its default tolerance must still solve them.
+    X, y = make_manifold_regression(1500, manifold="swiss_roll", random_state=0)
+    y_semi = hide_labels(y, 15, random_state=0)
+    params = dict(kernel="knn", eta=eta, alpha=1e-4)
+    direct = STKRRegressor(solver="direct", **params).fit(X, y_semi)
+    krylov = STKRRegressor(solver="gmres", **params).fit(X, y_semi)
+    scale = np.abs(direct.transduction_ - direct.intercept_).max()
+    assert_allclose(krylov.transduction_, direct.transduction_, atol=1e-3 * scale)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_auto_alpha_minimises_brute_force_leave_one_out(seed):
     # alpha='auto' must pick the grid value whose refits without each labeled

@@ -548,14 +548,20 @@ class _BaseSTKR(BaseEstimator):
             RE = linalg.cho_solve(factor, E, overwrite_b=True)
             return RE @ self._dual_ridge(K[labeled] @ RE, Yc)
 
+        # Rows scaled so that both kinds are O(1): labeled rows divided by N
+        # (their kernel term is N times the normalised kernel), unlabeled rows
+        # by beta (their only term). Unscaled, the labeled rows dominate the
+        # residual and GMRES stops before the unlabeled rows are solved.
+        row_scale = np.where(mask, 1.0 / N, 1.0 / beta)
+
         def matvec(theta):
             theta = np.asarray(theta, dtype=np.float64)
             Kt = scale * op.matmat(theta)
             out = beta * (theta - (eta / N) * Kt)
             out[mask] += Kt[mask]
-            return out
+            return out * (row_scale if out.ndim == 1 else row_scale[:, None])
 
-        return self._krylov(solver, matvec, B, N)
+        return self._krylov(solver, matvec, B * row_scale[:, None], N)
 
     def _solve_kpca(self, op, Yc, labeled, scale, rng):
         N = op.n
