@@ -602,6 +602,14 @@ class _BaseSTKR(BaseEstimator):
         return out
 
     def _fit_nystroem(self, X, Yc, labeled, coef, n_landmarks, rng):
+        """Exact STKR with the rank-``n_landmarks`` Nystroem kernel.
+
+        With ``phi(x) = M.T k(L, x)`` and ``F = Phi(X)``, every transformed
+        kernel is ``phi(x).T V diag(s(lam) / lam) V.T phi(x')`` where ``V
+        diag(lam) V.T = F.T F / N``. ``F.T F = M.T (K_NL.T K_NL) M`` comes from
+        one pass over row blocks of ``K_NL``, so neither ``F`` nor ``K_NL`` is
+        stored: memory is ``O(n_landmarks^2)`` plus one block.
+        """
         N = X.shape[0]
         func = self._kernel_func()
         landmarks = np.sort(rng.choice(N, size=n_landmarks, replace=False))
@@ -609,25 +617,28 @@ class _BaseSTKR(BaseEstimator):
         e, U = linalg.eigh(func(L, L))
         keep = e > 1e-10 * max(e[-1], np.finfo(float).tiny)
         M = U[:, keep] / np.sqrt(e[keep])  # phi(x) = M.T k(L, x)
-        F = np.empty((N, M.shape[1]))
+        gram = np.zeros((n_landmarks, n_landmarks))
         rows = max(1, _working_memory_bytes() // (8 * n_landmarks))
         for batch in gen_batches(N, rows):
-            F[batch] = func(X[batch], L) @ M
-        lam, V = linalg.eigh(F.T @ F / N)
+            K_b = func(X[batch], L)
+            gram += K_b.T @ K_b
+        lam, V = linalg.eigh(M.T @ gram @ M / N)
         order = np.argsort(lam)[::-1]
         lam, V = lam[order], V[:, order]
         pos = lam > 1e-12 * max(lam[0], np.finfo(float).tiny)
         lam, V = lam[pos], V[:, pos]
         self.kernel_scale_ = scale = 1.0 / lam[0]
-        lam_s = lam * scale
-        D = np.sqrt(self._spectral_weights(lam_s))
-        Z = np.sqrt(scale) * (F @ V) * D
-        w = self._primal_ridge(Z[labeled], Yc)
-        fitted = Z @ w
+        D = np.sqrt(self._spectral_weights(lam * scale))
+        # Features of a row: sqrt(scale) k(x, L) @ P.
+        P = np.sqrt(scale) * (M @ V) * D
+        w = self._primal_ridge(func(X[labeled], L) @ P, Yc)
         self.n_iter_ = 1
         self.X_fit_ = L
         self.landmark_indices_ = landmarks
-        self.extension_coef_ = (M @ (V @ (D[:, None] * w))) / np.sqrt(scale)
+        self.extension_coef_ = (P @ w) / scale
+        fitted = np.empty((N, Yc.shape[1]))
+        for batch in gen_batches(N, rows):
+            fitted[batch] = func(X[batch], L) @ (P @ w)
         self.dual_coef_ = (Yc - fitted[labeled]) / (labeled.shape[0] * self.alpha_)
         self._transduction = fitted + self.intercept_
 
