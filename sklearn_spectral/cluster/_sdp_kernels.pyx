@@ -67,9 +67,11 @@ def _nlr_step(const floating[:, ::1] U, const floating[:, ::1] M,
               double[:, ::1] col_sq, int n_threads):
     """``out = max(U - inv_lipschitz * (M + y s^T + 1 t^T), 0)``.
 
-    ``col_sum[thread]`` and ``col_sq[thread]`` (shape ``(n_threads, r)``,
-    zeroed here) receive the column sums and squared column norms of ``out``
-    accumulated by that thread; the caller sums them over threads.
+    ``col_sum[thread, :r]`` and ``col_sq[thread, :r]`` (OUT, shape
+    ``(n_threads, r + pad)``, zeroed here; the padding keeps the threads'
+    rows on different cache lines) receive the column sums and squared
+    column norms of ``out`` accumulated by that thread; the caller sums them
+    over threads.
     """
     cdef Py_ssize_t n = U.shape[0], r = U.shape[1], i, j
     cdef int n_thr = max(n_threads, 1), tid

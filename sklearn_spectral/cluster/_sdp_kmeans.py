@@ -1,5 +1,6 @@
 """K-means clustering by semidefinite programming (Peng-Wei relaxation)."""
 
+import contextlib
 import numbers
 import time
 import warnings
@@ -15,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._openmp_helpers import _openmp_effective_n_threads
+from ..utils._threading import single_threaded_blas
 from ..utils.validation import message_prefix
 from ._sdp_kernels import (
     _min_entry_norm,
@@ -28,6 +30,23 @@ from ._sdp_kernels import (
 _EXACT_MAX = 500
 _NLR_MAX = 50_000
 
+# Below this many entries touched per solver step, the step takes well under a
+# millisecond on one core: starting threads (BLAS or OpenMP) for it costs more
+# than it saves, and far more when the cores are shared with other processes.
+_PARALLEL_MIN_ENTRIES = 1 << 18
+
+
+def _step_threads(n_entries, n_threads):
+    """Threads for a solver step that touches ``n_entries`` values."""
+    return max(n_threads, 1) if n_entries >= _PARALLEL_MIN_ENTRIES else 1
+
+
+def _limit_blas(n_entries):
+    """Context keeping BLAS on one thread for small solver steps."""
+    if n_entries >= _PARALLEL_MIN_ENTRIES:
+        return contextlib.nullcontext()
+    return single_threaded_blas()
+
 
 def _project_simplex(v, total):
     """Euclidean projection of the vector ``v`` onto ``{w >= 0, sum(w) = total}``."""
@@ -38,6 +57,12 @@ def _project_simplex(v, total):
     rho = idx[active][-1]
     tau = css[rho - 1] / rho
     return np.maximum(v - tau, 0.0)
+
+
+def _sq_norm(a):
+    """Squared Frobenius norm of the contiguous array ``a``, by BLAS."""
+    v = a.reshape(-1)
+    return float(np.dot(v, v))
 
 
 def _psd_trace_projection(M, total, n_top):
@@ -90,36 +115,46 @@ def _admm(A, traces, *, tol, max_iter, n_threads, warm_start=None, verbose=0,
     else:
         W, U, rho = (warm_start[0].copy(), warm_start[1].copy(), warm_start[2])
     Z = np.empty_like(W)
+    W_prev = np.empty_like(W)
+    D = np.empty_like(W)
+    M = np.empty((n, n))
     n_top = [max(2, int(np.ceil(t)) + 2) for t in traces]
+    n_entries = B * n * n
+    thr = _step_threads(n_entries, n_threads)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
-        for b in range(B):
-            M = W[b] - U[b] + A[b] / rho
-            M += M.T
-            M *= 0.5
-            Z[b], n_top[b] = _psd_trace_projection(M, traces[b], n_top[b])
-        W_prev = W
-        W = Z + U
-        _project_rows_simplex(W, n_threads)
-        U += Z - W
-        r = np.sqrt(np.sum((Z - W) ** 2))
-        s = rho * np.sqrt(np.sum((W - W_prev) ** 2))
-        eps_pri = tol * max(1.0, np.sqrt(np.sum(Z**2)))
-        eps_dual = tol * max(1.0, rho * np.sqrt(np.sum(U**2)))
-        if verbose and (it % 100 == 0 or it == 1):
-            print(f"{name}ADMM step {it}: primal residual {r:.3e}, "
-                  f"dual residual {s:.3e}, rho {rho:.3g}")
-        if r <= eps_pri and s <= eps_dual:
-            converged = True
-            break
-        if it % 20 == 0:
-            if r > 10 * s:
-                rho *= 2.0
-                U *= 0.5
-            elif s > 10 * r:
-                rho *= 0.5
-                U *= 2.0
+    with _limit_blas(n_entries):
+        for it in range(1, max_iter + 1):
+            for b in range(B):
+                np.multiply(A[b], 1.0 / rho, out=M)
+                M += W[b]
+                M -= U[b]
+                M += M.T
+                M *= 0.5
+                Z[b], n_top[b] = _psd_trace_projection(M, traces[b], n_top[b])
+            W, W_prev = W_prev, W
+            np.add(Z, U, out=W)
+            _project_rows_simplex(W, thr)
+            np.subtract(Z, W, out=D)
+            U += D
+            r = np.sqrt(_sq_norm(D))
+            np.subtract(W, W_prev, out=D)
+            s = rho * np.sqrt(_sq_norm(D))
+            eps_pri = tol * max(1.0, np.sqrt(_sq_norm(Z)))
+            eps_dual = tol * max(1.0, rho * np.sqrt(_sq_norm(U)))
+            if verbose and (it % 100 == 0 or it == 1):
+                print(f"{name}ADMM step {it}: primal residual {r:.3e}, "
+                      f"dual residual {s:.3e}, rho {rho:.3g}")
+            if r <= eps_pri and s <= eps_dual:
+                converged = True
+                break
+            if it % 20 == 0:
+                if r > 10 * s:
+                    rho *= 2.0
+                    U *= 0.5
+                elif s > 10 * r:
+                    rho *= 0.5
+                    U *= 2.0
     return Z, (W, U, rho), it, converged
 
 
@@ -141,45 +176,51 @@ def _nlr(apply_A, U, widths, traces, *, lipschitz, tol, max_iter, n_threads,
     starts = np.concatenate([[0], np.cumsum(widths)])
     traces = np.asarray(traces, dtype=np.float64)
     total = float(traces.sum())
-    thr = max(n_threads, 1)
+    n_entries = n * r
+    thr = _step_threads(n_entries, n_threads)
     P = np.empty_like(U)
-    col_sum = np.zeros((thr, r))
-    col_sq = np.zeros((thr, r))
+    # Per-thread accumulators, rows padded apart so that threads do not write
+    # to the same cache line.
+    col_sum = np.zeros((thr, r + 8))
+    col_sq = np.zeros((thr, r + 8))
     residual = np.empty(n)
     s = U.sum(axis=0)
     np.dot(U, s, out=residual)
     residual -= 1.0
     y = np.zeros(n)
+    y_tilde = np.empty(n)
     inv_l = 1.0 / lipschitz
     converged = False
     rel = feas = np.inf
     it = 0
-    for it in range(1, max_iter + 1):
-        y_tilde = y + beta * residual
-        M = apply_A(U)
-        M *= -2.0
-        t = y_tilde @ U
-        while True:
-            _nlr_step(U, M, y_tilde, s, t, inv_l, P, col_sum, col_sq, thr)
-            sq = col_sq.sum(axis=0)
-            block_sq = np.add.reduceat(sq, starts[:-1])
-            if np.all(block_sq > 0):
+    with _limit_blas(n_entries):
+        for it in range(1, max_iter + 1):
+            np.multiply(residual, beta, out=y_tilde)
+            y_tilde += y
+            M = apply_A(U)
+            M *= -2.0
+            t = y_tilde @ U
+            while True:
+                _nlr_step(U, M, y_tilde, s, t, inv_l, P, col_sum, col_sq, thr)
+                sq = col_sq[:, :r].sum(axis=0)
+                block_sq = np.add.reduceat(sq, starts[:-1])
+                if np.all(block_sq > 0):
+                    break
+                inv_l *= 0.5
+            scale = np.repeat(np.sqrt(traces / block_sq), widths)
+            s = scale * col_sum[:, :r].sum(axis=0)
+            diff_sq, res_sq = _nlr_rescale(P, scale, s, U, residual, thr)
+            U, P = P, U
+            rel = np.sqrt(diff_sq / total)
+            feas = np.sqrt(res_sq / n)
+            if rel < 1e-3:
+                y += beta * residual
+            if verbose and (it % 100 == 0 or it == 1):
+                print(f"{name}low-rank step {it}: change {rel:.3e}, "
+                      f"row-sum residual {feas:.3e}")
+            if max(rel, feas) < tol:
+                converged = True
                 break
-            inv_l *= 0.5
-        scale = np.repeat(np.sqrt(traces / block_sq), widths)
-        s = scale * col_sum.sum(axis=0)
-        diff_sq, res_sq = _nlr_rescale(P, scale, s, U, residual, thr)
-        U, P = P, U
-        rel = np.sqrt(diff_sq / total)
-        feas = np.sqrt(res_sq / n)
-        if rel < 1e-3:
-            y += beta * residual
-        if verbose and (it % 100 == 0 or it == 1):
-            print(f"{name}low-rank step {it}: change {rel:.3e}, "
-                  f"row-sum residual {feas:.3e}")
-        if max(rel, feas) < tol:
-            converged = True
-            break
     return U, it, converged, feas
 
 
