@@ -254,6 +254,15 @@ class _BaseSTKR(BaseEstimator):
             )
         return X
 
+    def _validate_fit_X(self, X, y):
+        """Validate the training ``X``; ``y`` must be given (checked by the caller)."""
+        if y is None:
+            raise ValueError(
+                f"{message_prefix(self)}requires y to be passed, but the target y "
+                "is None."
+            )
+        return self._validate_X(X, reset=True)
+
     def _check_params(self, n_samples):
         prefix = message_prefix(self)
         if self.solver == "cg" and self.spectral_transform == "inverse_laplacian":
@@ -913,11 +922,7 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
             Fitted estimator.
         """
         prefix = message_prefix(self)
-        if y is None:
-            raise ValueError(
-                f"{prefix}requires y to be passed, but the target y is None."
-            )
-        X = self._validate_X(X, reset=True)
+        X = self._validate_fit_X(X, y)
         y = check_array(
             y, ensure_2d=False, dtype=np.float64, ensure_all_finite=False
         )
@@ -1044,11 +1049,7 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
             Fitted estimator.
         """
         prefix = message_prefix(self)
-        if y is None:
-            raise ValueError(
-                f"{prefix}requires y to be passed, but the target y is None."
-            )
-        X = self._validate_X(X, reset=True)
+        X = self._validate_fit_X(X, y)
         y = column_or_1d(y, warn=True)
         if y.shape[0] != X.shape[0]:
             raise ValueError(
