@@ -30,10 +30,12 @@ from ._sdp_kernels import (
 _EXACT_MAX = 500
 _NLR_MAX = 50_000
 
-# Below this many entries touched per solver step, the step takes well under a
-# millisecond on one core: starting threads (BLAS or OpenMP) for it costs more
-# than it saves, and far more when the cores are shared with other processes.
-_PARALLEL_MIN_ENTRIES = 1 << 18
+# Below this many entries touched per solver step, the step takes a few
+# milliseconds or less on one core: waking threads (BLAS or OpenMP) at every
+# step costs more than it saves, and far more when the cores are shared with
+# other processes (a thread that lost its core holds the others at the end of
+# the parallel region for a whole time slice).
+_PARALLEL_MIN_ENTRIES = 1 << 22
 
 
 def _step_threads(n_entries, n_threads):
@@ -167,7 +169,9 @@ def _nlr(apply_A, U, widths, traces, *, lipschitz, tol, max_iter, n_threads,
     objective is ``-sum_b <A_b, U_b U_b^T>``, with ``apply_A(U)`` returning the
     stacked ``A_b U_b``; the constraint ``U (U^T 1) = 1`` enters through the
     multiplier ``y`` and the penalty ``beta / 2 ||U U^T 1 - 1||^2``. The step is
-    ``1 / lipschitz``.
+    ``1 / lipschitz``; ``y`` takes a dual ascent step ``beta (U U^T 1 - 1)``
+    after every primal step (waiting for the primal change to be small
+    instead made the iterates oscillate on likelihood-adjusted programs).
 
     Returns ``U, n_iter, converged, feasibility``.
     """
@@ -213,8 +217,7 @@ def _nlr(apply_A, U, widths, traces, *, lipschitz, tol, max_iter, n_threads,
             U, P = P, U
             rel = np.sqrt(diff_sq / total)
             feas = np.sqrt(res_sq / n)
-            if rel < 1e-3:
-                y += beta * residual
+            y += beta * residual
             if verbose and (it % 100 == 0 or it == 1):
                 print(f"{name}low-rank step {it}: change {rel:.3e}, "
                       f"row-sum residual {feas:.3e}")
