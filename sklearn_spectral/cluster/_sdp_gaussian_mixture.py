@@ -10,13 +10,18 @@ from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin, _fit_context
 from sklearn.cluster import KMeans
 from sklearn.covariance import ledoit_wolf
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils._openmp_helpers import _openmp_effective_n_threads
 from ..utils.validation import message_prefix
-from ._sdp_kmeans import SDPKMeans, _admm, _nlr
+from ._sdp_kmeans import (
+    SDPKMeans,
+    _admm,
+    _auto_solver,
+    _check_fit_input,
+    _nlr_normalised,
+    _warn_not_converged,
+)
 
 # Largest n_samples for which solver="auto" uses the full matrices (K of them).
 _EXACT_MAX = 200
@@ -298,22 +303,14 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        n, p = X.shape
         K = self.n_components
         pre = message_prefix(self)
-        if n < max(K, 2):
-            raise ValueError(
-                f"{pre}n_samples={n} should be >= max(n_components, 2)="
-                f"{max(K, 2)}."
-            )
-        rng = check_random_state(self.random_state)
-        n_threads = _openmp_effective_n_threads()
-        X64 = np.asarray(X, dtype=np.float64)
+        X, X64, rng, n_threads = _check_fit_input(
+            self, X, max(K, 2), f"max(n_components, 2)={max(K, 2)}"
+        )
+        n = X.shape[0]
         Xc = X64 - X64.mean(axis=0)
-        solver = self.solver
-        if solver == "auto":
-            solver = "exact" if n <= _EXACT_MAX else "nlr"
+        solver = _auto_solver(self.solver, n, _EXACT_MAX, nlr_max=np.inf)
         labels = self._initial_labels(X64, rng)
         params = _Params(Xc, labels, K, self.covariance_type, self.reg_covar)
         best = params.profiled_log_likelihood(Xc, labels)
@@ -439,16 +436,9 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 return apply
 
             norm = max(_operator_norm(apply_block(k), n, rng) for k in range(K))
-            factor = n / norm if norm > 0 else 1.0
-            beta = 1.0
-
-            def apply_scaled(U):
-                return factor * apply_A(U)
-
-            state, n_iter, converged, _ = _nlr(
-                apply_scaled, state, [r] * K, [1.0] * K,
-                lipschitz=(2.0 + 4.0 * beta) * n, tol=self.sdp_tol,
-                max_iter=self.sdp_max_iter, n_threads=n_threads, beta=beta,
+            state, n_iter, converged, _ = _nlr_normalised(
+                apply_A, norm, state, [r] * K, [1.0] * K, tol=self.sdp_tol,
+                max_iter=self.sdp_max_iter, n_threads=n_threads,
                 verbose=verbose, name=pre,
             )
             membership = np.column_stack(
@@ -456,11 +446,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                  for k in range(K)]
             )
         if not converged:
-            warnings.warn(
-                f"{pre}the {solver} SDP solver did not converge in sdp_max_iter="
-                f"{self.sdp_max_iter} steps; increase sdp_max_iter or sdp_tol.",
-                ConvergenceWarning,
-            )
+            _warn_not_converged(self, f"{solver} SDP", "sdp_max_iter", "sdp_tol")
         return membership.argmax(axis=1).astype(np.int64), state
 
     def _set_parameters(self, X, labels, params, log_likelihood):

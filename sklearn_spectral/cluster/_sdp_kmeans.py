@@ -227,6 +227,62 @@ def _nlr(apply_A, U, widths, traces, *, lipschitz, tol, max_iter, n_threads,
     return U, it, converged, feas
 
 
+def _check_fit_input(estimator, X, min_samples, expected):
+    """Validate ``X`` for ``fit`` and set up the draws and threads.
+
+    ``expected`` names the lower bound ``min_samples`` in the error message
+    (for instance ``"n_clusters=3"``). Returns ``X`` (validated, original
+    dtype), ``X`` as float64, the random state and the OpenMP thread count.
+    """
+    X = validate_data(estimator, X, dtype=[np.float64, np.float32])
+    n = X.shape[0]
+    if n < min_samples:
+        raise ValueError(
+            f"{message_prefix(estimator)}n_samples={n} should be >= {expected}."
+        )
+    rng = check_random_state(estimator.random_state)
+    X64 = np.asarray(X, dtype=np.float64)
+    return X, X64, rng, _openmp_effective_n_threads()
+
+
+def _auto_solver(solver, n, exact_max, nlr_max=_NLR_MAX):
+    """Resolve ``solver='auto'`` for ``n`` rows."""
+    if solver != "auto":
+        return solver
+    if n <= exact_max:
+        return "exact"
+    return "nlr" if n <= nlr_max else "sketch"
+
+
+def _warn_not_converged(estimator, solver, max_iter_name, tol_name):
+    """ConvergenceWarning for a solve that stopped at its step limit."""
+    warnings.warn(
+        f"{message_prefix(estimator)}the {solver} solver did not converge in "
+        f"{max_iter_name}={getattr(estimator, max_iter_name)} steps; increase "
+        f"{max_iter_name} or {tol_name}.",
+        ConvergenceWarning,
+    )
+
+
+def _nlr_normalised(apply_A, norm, U, widths, traces, **kwargs):
+    """:func:`_nlr` on ``A`` rescaled to spectral norm ``n`` (``norm = ||A||_2``).
+
+    With that scale the step ``1 / ((2 + 4 beta) n)``, ``beta = 1``, does not
+    depend on the units of the data or on the number of rows.
+    """
+    n = U.shape[0]
+    factor = n / norm if norm > 0 else 1.0
+    beta = 1.0
+
+    def apply_scaled(V):
+        out = apply_A(V)
+        out *= factor
+        return out
+
+    return _nlr(apply_scaled, U, widths, traces,
+                lipschitz=(2.0 + 4.0 * beta) * n, beta=beta, **kwargs)
+
+
 def _spectral_embedding_of_factor(F, k):
     """Rows of the best rank-``k`` factor of ``F F^T`` (``F`` is n x r)."""
     Uf, sv, _ = linalg.svd(F, full_matrices=False, check_finite=False)
@@ -434,23 +490,12 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        n = X.shape[0]
         K = self.n_clusters
-        if n < K:
-            raise ValueError(
-                f"{message_prefix(self)}n_samples={n} should be >= "
-                f"n_clusters={K}."
-            )
-        rng = check_random_state(self.random_state)
-        n_threads = _openmp_effective_n_threads()
-        solver = self.solver
-        if solver == "auto":
-            solver = "exact" if n <= _EXACT_MAX else (
-                "nlr" if n <= _NLR_MAX else "sketch")
+        X, X64, rng, n_threads = _check_fit_input(self, X, K, f"n_clusters={K}")
+        n = X.shape[0]
+        solver = _auto_solver(self.solver, n, _EXACT_MAX)
         self.solver_ = solver
         t0 = time.perf_counter()
-        X64 = np.asarray(X, dtype=np.float64)
         if solver == "sketch":
             m = min(n, max(int(np.ceil(self.sketch_fraction * n)), 10 * K))
             idx = np.sort(rng.choice(n, size=m, replace=False))
@@ -518,15 +563,11 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             r = self.rank if self.rank is not None else 2 * K
             r = min(r, n)
-            factor = np.sqrt(n) / spec if spec > 0 else 1.0
-            Xs = Xc * factor
             U0 = np.abs(rng.standard_normal((n, r)))
             U0 *= np.sqrt(K) / np.linalg.norm(U0)
-            beta = 1.0
-            U, n_iter, converged, feas = _nlr(
-                lambda U: Xs @ (Xs.T @ U), U0, [r], [float(K)],
-                lipschitz=(2.0 + 4.0 * beta) * n, tol=self.tol,
-                max_iter=self.max_iter, n_threads=n_threads, beta=beta,
+            U, n_iter, converged, feas = _nlr_normalised(
+                lambda U: Xc @ (Xc.T @ U), spec_sq, U0, [r], [float(K)],
+                tol=self.tol, max_iter=self.max_iter, n_threads=n_threads,
                 verbose=self.verbose, name=name,
             )
             self.objective_ = total - float(np.sum((Xc.T @ U) ** 2))
@@ -537,11 +578,7 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 embedding = U @ (U.T @ Xc)
         self.n_iter_ = int(n_iter)
         if not converged:
-            warnings.warn(
-                f"{name}the {solver} solver did not converge in max_iter="
-                f"{self.max_iter} steps; increase max_iter or tol.",
-                ConvergenceWarning,
-            )
+            _warn_not_converged(self, solver, "max_iter", "tol")
         km = KMeans(n_clusters=K, n_init=self.n_init, random_state=kmeans_seed)
         labels = km.fit_predict(embedding)
         if self.rounding == "centroid":
