@@ -8,13 +8,14 @@ index, exact recovery (error 0) and, for the SDP solvers, the K-means
 objective reached (``||X_c||^2 - <A, Z>``; lower is better, the same for
 every exact solver).
 
-Methods: ``SDPKMeans`` ('auto' solver, and 'nlr' / 'sketch' at large n),
-``SDPGaussianMixture``, ``KMeans(n_init=10)``, ``GaussianMixture(full)``
+Methods: ``SDPKMeans`` ('auto' solver: 'exact' up to 500 rows; 'nlr' at up
+to 500 rows too, and 'sketch' from 2000 rows), ``SDPGaussianMixture``
+('nlr' solver, ``sdp_tol=1e-3``), ``KMeans(n_init=10)``, ``GaussianMixture(full)``
 with n_init 1 and 10 and 'kmeans' and 'random' init, ``SpectralClustering``
 (rbf, n <= 2000) and the same Peng-Wei SDP solved by cvxpy + SCS (n <= 200,
 when cvxpy is installed).
 
-    python benchmarks/bench_sdp.py --size large --threads 2
+    python benchmarks/bench_sdp.py --size medium --threads 2
 """
 
 import numpy as np
@@ -30,12 +31,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_spectral.cluster import SDPGaussianMixture, SDPKMeans
 from sklearn_spectral.datasets import make_heterogeneous_mixture
 
+HETEROGENEOUS = [("scales", 3), ("shapes", 3), ("equal_means", 2), ("unbalanced", 4)]
+
 CASES = {
     "small": [dict(data="isotropic", n=60, k=3, separation=1.2, seed=0, quick=True)],
     "medium": [
         *[dict(data="isotropic", n=200, k=3, separation=s, seed=seed)
           for s in (0.8, 1.2) for seed in range(3)],
-        *[dict(data="equal_means", n=200, k=2, seed=seed) for seed in range(3)],
+        *[dict(data=design, n=200, k=k, separation=1.2, seed=seed)
+          for design, k in HETEROGENEOUS for seed in range(3)],
         dict(data="iris"),
         dict(data="wine"),
         dict(data="breast_cancer"),
@@ -45,9 +49,8 @@ CASES = {
     "large": [
         *[dict(data="isotropic", n=200, k=3, separation=s, seed=seed)
           for s in (0.8, 1.0, 1.2, 1.4) for seed in range(5)],
-        *[dict(data="scales", n=200, k=3, separation=1.2, seed=seed)
-          for seed in range(5)],
-        *[dict(data="equal_means", n=200, k=2, seed=seed) for seed in range(5)],
+        *[dict(data=design, n=200, k=k, separation=1.2, seed=seed)
+          for design, k in HETEROGENEOUS for seed in range(10)],
         dict(data="iris"),
         dict(data="wine"),
         dict(data="breast_cancer"),
@@ -55,6 +58,7 @@ CASES = {
         dict(data="isotropic", n=2_000, k=3, separation=1.2, seed=0),
         dict(data="isotropic", n=10_000, k=3, separation=1.2, seed=0),
         dict(data="isotropic", n=100_000, k=3, separation=1.2, seed=0),
+        dict(data="isotropic", n=1_000_000, k=3, separation=1.2, seed=0),
     ],
 }
 
@@ -139,18 +143,28 @@ def _n(case):
 
 bench = Benchmark("sdp", reference="ours", quality=quality)
 bench.add_method(
-    "ours", lambda d: SDPKMeans(d[2], random_state=0).fit(d[0])
+    "ours", lambda d: SDPKMeans(d[2], random_state=0).fit(d[0]),
+    skip=lambda c: "1e6 rows: sketch only" if _n(c) > 200_000 else None,
+    extra=lambda r: {"n_iter": r.n_iter_},
 )
 bench.add_method(
     "ours sketch",
     lambda d: SDPKMeans(d[2], solver="sketch", random_state=0).fit(d[0]),
     skip=lambda c: "subsample of 10% below 2000 rows" if _n(c) < 2000 else None,
+    extra=lambda r: {"n_iter": r.n_iter_},
 )
 bench.add_method(
-    "SDPGaussianMixture",
-    lambda d: SDPGaussianMixture(d[2], init_params="k-means++", random_state=0,
-                                 sdp_tol=1e-3).fit(d[0]),
-    skip=lambda c: "K low-rank blocks: minutes beyond 2000 rows"
+    "ours nlr",
+    lambda d: SDPKMeans(d[2], solver="nlr", random_state=0).fit(d[0]),
+    extra=lambda r: {"n_iter": r.n_iter_},
+    skip=lambda c: "the 'auto' row is nlr here" if _n(c) > 500
+    else ("1e6 rows: sketch only" if _n(c) > 200_000 else None),
+)
+bench.add_method(
+    "SDPGaussianMixture nlr",
+    lambda d: SDPGaussianMixture(d[2], solver="nlr", sdp_tol=1e-3,
+                                 random_state=0).fit(d[0]),
+    skip=lambda c: "K low-rank blocks per outer step: beyond 2000 rows"
     if _n(c) > 2000 else None,
 )
 bench.add_method(
@@ -172,11 +186,18 @@ bench.add_method(
     lambda d: SpectralClustering(d[2], random_state=0).fit(d[0]),
     skip=lambda c: "dense n x n affinity" if _n(c) > 2000 else None,
 )
+for name in ("KMeans n_init=10", "SpectralClustering rbf"):
+    bench.methods[name].skip = (
+        lambda c, old=bench.methods[name].skip: "1e6 rows: sketch only"
+        if _n(c) > 200_000 else (old(c) if old else None)
+    )
 bench.add_method(
     "cvxpy + SCS",
     cvxpy_scs,
     skip=lambda c: "cvxpy not installed" if not _has_cvxpy()
-    else ("interior/splitting SDP: minutes beyond 200 rows" if _n(c) > 200 else None),
+    else ("splitting SDP solver: minutes beyond 200 rows" if _n(c) > 200
+          else (None if c.get("seed", 0) == 0 or c.get("quick")
+                else "about 30 s a call: first seed of each cell only")),
 )
 
 if __name__ == "__main__":
