@@ -38,6 +38,17 @@ def test_separates_equal_means_where_kmeans_cannot(equal_means, fitted):
     assert adjusted_rand_score(y, fitted.labels_) >= 0.8
 
 
+def test_low_rank_solves_converge(equal_means):
+    # Every inner low-rank solve meets sdp_tol within sdp_max_iter, and so does
+    # the outer loop: no ConvergenceWarning at all.
+    X, y = equal_means
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        gm = SDPGaussianMixture(2, random_state=0, **FAST).fit(X)
+    assert gm.converged_
+    assert adjusted_rand_score(y, gm.labels_) >= 0.8
+
+
 def test_likelihood_bounds(equal_means, fitted):
     X, _ = equal_means
     assert fitted.lower_bound_ <= fitted.score(X) + 1e-12
