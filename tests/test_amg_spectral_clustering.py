@@ -495,3 +495,181 @@ def test_clone_pickle_verbose(clear_sbm, capsys):
     assert clone(model).get_params() == model.get_params()
     tags = model.__sklearn_tags__()
     assert tags.input_tags.pairwise and tags.input_tags.sparse
+
+
+# --- scikit-learn's SpectralClustering tests, over many seeds ---------------------
+# scikit-learn runs its tests over a global random seed (0-99 in its CI);
+# here every seed is run, the graphs being small enough for milliseconds a fit.
+
+_SEEDS = range(100)
+
+# The two-block graph of scikit-learn's test_spectral_clustering.
+_TWO_BLOCKS = np.array(
+    [
+        [1.0, 1.0, 1.0, 0.2, 0.0, 0.0, 0.0],
+        [1.0, 1.0, 1.0, 0.2, 0.0, 0.0, 0.0],
+        [1.0, 1.0, 1.0, 0.2, 0.0, 0.0, 0.0],
+        [0.2, 0.2, 0.2, 1.0, 1.0, 1.0, 1.0],
+        [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+        [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+        [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+    ]
+)
+
+
+def _two_blobs(seed, n_samples=20):
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(n_samples=n_samples, random_state=seed,
+                      centers=[[1, 1], [-1, -1]], cluster_std=0.01)
+
+
+@pytest.mark.parametrize("embedding", ["ritz", "svd"])
+def test_sklearn_two_block_graph_every_seed(embedding):
+    # 7 vertices <= max_coarse: the hierarchy is one exactly solved level,
+    # which leaves no smooth error; the embedding is then the exact lowest
+    # eigenvectors of (L, D). Before, some seeds (30 and 61 among these)
+    # got a one-column embedding and an arbitrary split, silently.
+    S = _TWO_BLOCKS
+    degree = S.sum(axis=1) - 1.0  # self-loops are not in the Laplacian
+    exact = scipy.linalg.eigh(np.diag(degree) - (S - np.eye(7)), np.diag(degree),
+                              eigvals_only=True)[:2]
+    truth = [1, 1, 1, 0, 0, 0, 0]
+    for seed in _SEEDS:
+        for mat in (S, sparse.csr_matrix(S)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # no warning is due
+                model = _fit(mat, 2, random_state=seed, embedding=embedding)
+            assert adjusted_rand_score(truth, model.labels_) == 1.0, seed
+            assert model.embedding_.shape == (7, 2)
+            assert model.n_hierarchies_ == 1 and model.convergence_ratio_ == 0.0
+            if embedding == "ritz":
+                np.testing.assert_allclose(model.ritz_values_, exact, atol=1e-12)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.labels_, model.labels_)
+    assert restored.get_params() == model.get_params()
+
+
+def test_sklearn_sparse_rbf_blobs_every_seed():
+    # scikit-learn's test_spectral_clustering_sparse: a thresholded rbf
+    # affinity of two tight blobs of 20 points, as COO.
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    for seed in _SEEDS:
+        X, y = _two_blobs(seed)
+        S = sparse.coo_matrix(np.maximum(rbf_kernel(X, gamma=1) - 1e-4, 0))
+        model = _fit(S, 2, random_state=seed)
+        assert adjusted_rand_score(y, model.labels_) == 1.0, seed
+        assert model.embedding_.shape == (20, 2)
+
+
+def test_sklearn_affinities_every_seed():
+    # scikit-learn's test_affinities (the kernels this estimator offers):
+    # the kNN graph of two far blobs has two components (a warning says
+    # so), rbf with gamma=2 is complete; both find the blobs.
+    X, y = _two_blobs(0)
+    for seed in range(0, 100, 5):
+        with pytest.warns(UserWarning, match="not connected"):
+            knn = AMGSpectralClustering(2, random_state=seed).fit(X)
+        assert adjusted_rand_score(y, knn.labels_) == 1.0
+        rbf = AMGSpectralClustering(2, affinity="rbf", gamma=2,
+                                    random_state=seed).fit(X)
+        assert adjusted_rand_score(y, rbf.labels_) == 1.0
+
+
+def test_sklearn_two_coins_agree_with_arpack():
+    # scikit-learn's test_spectral_clustering_with_arpack_amg_solvers: two
+    # touching disks of a 40 x 40 mask; the labels equal arpack's.
+    from sklearn.cluster import spectral_clustering
+
+    x, y = np.indices((40, 40))
+    circles = (x - 14) ** 2 + (y - 12) ** 2 < 64
+    circles |= (x - 20) ** 2 + (y - 25) ** 2 < 49
+    graph = img_to_graph(circles.astype(float), mask=circles)
+    graph.data = np.exp(-graph.data / graph.data.std())
+    reference = spectral_clustering(graph, n_clusters=2, eigen_solver="arpack",
+                                    random_state=0)
+    for seed in range(5):
+        model = _fit(graph, 2, random_state=seed)
+        assert adjusted_rand_score(reference, model.labels_) == 1.0
+
+
+def test_sklearn_precomputed_nearest_neighbors_filtering():
+    # scikit-learn's test_precomputed_nearest_neighbors_filtering: a distance
+    # graph with more neighbours than n_neighbors is filtered down, so 10
+    # and 20 stored neighbours give the same labels; they equal the fit from
+    # the features.
+    from sklearn.datasets import make_blobs
+    from sklearn.neighbors import NearestNeighbors
+
+    for seed in range(0, 100, 10):
+        X, y = make_blobs(n_samples=300, random_state=seed,
+                          centers=[[5, 5, 5], [-5, -5, -5]], cluster_std=0.01)
+        results = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # two components
+            for extra in (0, 10):
+                graph = NearestNeighbors(n_neighbors=10 + extra).fit(X)
+                graph = graph.kneighbors_graph(X, mode="distance")
+                model = AMGSpectralClustering(
+                    2, affinity="precomputed_nearest_neighbors", n_neighbors=10,
+                    random_state=seed, n_init=10).fit(graph)
+                results.append(model)
+            feat = AMGSpectralClustering(2, n_neighbors=10, random_state=seed,
+                                         n_init=10).fit(X)
+        np.testing.assert_array_equal(results[0].labels_, results[1].labels_)
+        np.testing.assert_array_equal(results[0].affinity_matrix_.toarray(),
+                                      feat.affinity_matrix_.toarray())
+        assert adjusted_rand_score(y, results[0].labels_) == 1.0
+    assert results[0].__sklearn_tags__().input_tags.pairwise
+
+
+def test_pipeline_with_neighbors_transformer():
+    # Any KNeighborsTransformer can precede the estimator in a Pipeline.
+    from sklearn.neighbors import KNeighborsTransformer
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(60, 3) + c for c in ([0, 0, 0], [6, 0, 0], [0, 6, 0])])
+    y = np.repeat(np.arange(3), 60)
+    pipe = make_pipeline(
+        KNeighborsTransformer(n_neighbors=8, mode="distance"),
+        AMGSpectralClustering(3, affinity="precomputed_nearest_neighbors",
+                              n_neighbors=8, random_state=0, n_init=10),
+    )
+    labels = pipe.fit_predict(X)
+    assert adjusted_rand_score(y, labels) == 1.0
+    direct = AMGSpectralClustering(3, n_neighbors=8, random_state=0, n_init=10).fit(X)
+    np.testing.assert_array_equal(labels, direct.labels_)
+
+
+def test_precomputed_nearest_neighbors_errors():
+    model = AMGSpectralClustering(2, affinity="precomputed_nearest_neighbors")
+    with pytest.raises(ValueError, match="AMGSpectralClustering.*square"):
+        model.fit(sparse.csr_matrix(np.ones((4, 5))))
+    D = sparse.csr_matrix(np.array([[0, 1, 0], [1, 0, 2], [0, 2, 0.0]]))
+    with pytest.raises(ValueError, match="AMGSpectralClustering.*neighbors"):
+        model.set_params(n_neighbors=3).fit(D)
+
+
+def test_sklearn_np_matrix_raises():
+    with pytest.raises(TypeError, match=r"np\.matrix is not supported"):
+        AMGSpectralClustering(2, affinity="precomputed").fit(
+            np.matrix([[0.0, 2.0], [2.0, 0.0]]))
+
+
+def test_fewer_directions_than_clusters_warn():
+    # Five isolated vertices beside a triangle: the pencil has 3 directions
+    # on the vertices in components of two or more, fewer than
+    # n_clusters=4.
+    A = np.zeros((8, 8))
+    A[:3, :3] = 1.0
+    np.fill_diagonal(A, 0.0)
+    with pytest.warns(UserWarning, match="fewer than n_clusters=4"):
+        model = _fit(A, 4)
+    assert model.embedding_.shape[1] < 4
+    # The bootstrap path: the papers' embedding with one hierarchy has 2.
+    B, _, _ = make_attributed_sbm(200, 4, mean_degree=10, mixing=0.05,
+                                  random_state=0)
+    with pytest.warns(UserWarning, match="fewer than n_clusters=4"):
+        _fit(B, 4, embedding="svd", max_hierarchies=1, n_init=5)

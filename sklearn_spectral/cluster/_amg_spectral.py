@@ -17,6 +17,7 @@ from ..utils._openmp_helpers import _openmp_effective_n_threads
 from ..utils._threading import single_threaded_blas
 from ..utils.graph import (
     _canonical_csr,
+    affinity_from_distances,
     affinity_from_features,
     check_affinity,
     connected_components,
@@ -39,6 +40,9 @@ _PRECONDITIONER_HIERARCHIES = 2
 # Ritz pairs with ||S v - theta D v|| below this times ||D v|| are locked:
 # they get no preconditioned direction in the next refinement step.
 _LOCK_RTOL = 1e-8
+# K-means restarts run on one thread below this many point-centre-coordinate
+# operations (n_init * n * K * dims * iterations).
+_KMEANS_MIN_WORK = 2_000_000
 # A final composite rate at or above this raises a ConvergenceWarning.
 _POOR_RATE = 0.99
 # A level whose two sweeps leave more than this share of the non-zeros is
@@ -150,6 +154,34 @@ def _rayleigh_ritz(X, LX, DX, n_keep):
     coef = np.zeros((X.shape[1], k))
     coef[used] = scale[:, None] * (Z @ C)
     return coef, theta
+
+
+def _exact_embedding(L, n_keep, active):
+    """The lowest eigenpairs of the normalised-cut pencil, solved densely.
+
+    Rayleigh-Ritz of ``(S, D)`` on the whole space (the unit vectors of the
+    vertices in ``active`` with positive degree), which gives the exact
+    generalised eigenvectors; ``S`` and ``D`` are read off the pinned ``L``
+    as in :func:`_ritz_embedding`. O(n^3): for graphs the hierarchy solves
+    in one exact level.
+
+    Returns
+    -------
+    V : ndarray of shape (n_vertices, n_dims), ``D``-orthonormal, signs fixed
+    theta : ndarray of shape (n_dims,), the eigenvalues, ascending
+    """
+    pin = np.asarray(L.sum(axis=1)).ravel()
+    degree = L.diagonal() - pin
+    active = np.flatnonzero(active & (degree > 0))
+    n = L.shape[0]
+    X = np.zeros((n, active.shape[0]))
+    X[active, np.arange(active.shape[0])] = 1.0
+    S = L.toarray() - np.diag(pin)
+    coef, theta = _rayleigh_ritz(X, S[:, active], degree[:, None] * X, n_keep)
+    V = X @ coef
+    V, _ = svd_flip(_d_orthonormalise(V, degree[:, None] * V), None,
+                    u_based_decision=True)
+    return np.ascontiguousarray(V), theta
 
 
 def _d_orthonormalise(V, DV):
@@ -281,16 +313,23 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     ----------
     n_clusters : int, default=8
         Number of clusters ``K``.
-    affinity : {"nearest_neighbors", "rbf", "precomputed"}, default="nearest_neighbors"
+    affinity : {"nearest_neighbors", "rbf", "precomputed", \
+            "precomputed_nearest_neighbors"}, default="nearest_neighbors"
         ``"nearest_neighbors"``: the symmetrised k-nearest-neighbour graph of
         ``X`` (as :class:`sklearn.cluster.SpectralClustering` builds it).
         ``"rbf"``: the dense complete graph ``exp(-gamma ||x_i - x_j||^2)``,
         which needs O(n_samples^2) memory and time. ``"precomputed"``: ``X``
         is a square non-negative affinity matrix (sparse CSR preferred, or
         dense); an asymmetric one is replaced by ``(X + X.T) / 2`` with a
-        warning.
+        warning. ``"precomputed_nearest_neighbors"``: ``X`` is a sparse
+        graph of distances (as :class:`sklearn.neighbors.KNeighborsTransformer`
+        or an approximate neighbour search in a pipeline writes it, self
+        included) or a dense distance matrix; the ``n_neighbors`` nearest
+        entries of each row give the symmetrised connectivity, as in
+        :class:`sklearn.cluster.SpectralClustering`.
     n_neighbors : int, default=10
-        Neighbours per point for ``"nearest_neighbors"``.
+        Neighbours per point for ``"nearest_neighbors"`` and
+        ``"precomputed_nearest_neighbors"``.
     gamma : float, default=1.0
         Kernel coefficient for ``"rbf"``.
     weighted : bool, default=True
@@ -366,6 +405,15 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     selection : {"modularity", "inertia"}, default="modularity"
         Which restart is kept: the highest modularity of the labelling on
         the input graph, or the lowest K-means inertia (ties: the first).
+    n_jobs : int, default=None
+        Parallelism of the neighbour search. With ``"nearest_neighbors"``
+        the number of OpenMP threads of the kNN graph builder; None uses the
+        current OpenMP limit (all cores unless limited, e.g. by
+        ``threadpoolctl``), as the other compiled kernels do, since the
+        search is the costliest step from features. With
+        ``"precomputed_nearest_neighbors"`` the joblib jobs of
+        :class:`sklearn.neighbors.NearestNeighbors` (None means 1 unless in a
+        joblib context).
     random_state : int, RandomState instance or None, default=None
         Seeds the tie-breaking vertex permutation of the matchings, the start
         of every hierarchy's test iterations and the K-means seeds.
@@ -460,6 +508,16 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     The cost grows as ``H^2`` in the number of hierarchies, which ``"auto"``
     ties to ``n_clusters``.
 
+    A graph (with its attribute vertices) of at most ``max_coarse``
+    vertices is its own coarsest level, factored exactly: the test
+    iterations end at zero and leave no smooth vector to find. There the
+    embedding is the ``n_clusters`` lowest eigenvectors of the pencil
+    ``(L, D)``, solved densely (``n_hierarchies_`` is 1,
+    ``convergence_ratio_`` 0). An embedding with fewer directions than
+    ``n_clusters`` (isolated vertices, tiny components, or
+    ``embedding="svd"`` with fewer than ``n_clusters - 1`` hierarchies)
+    gives a warning.
+
     The papers cluster the orthonormal basis of the smooth vectors, each
     direction weighted equally (``embedding="svd"``). Smooth vectors that
     vary inside clusters dilute that embedding, the more so the more
@@ -502,7 +560,12 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "affinity": [StrOptions({"nearest_neighbors", "rbf", "precomputed"})],
+        "affinity": [
+            StrOptions({
+                "nearest_neighbors", "rbf", "precomputed",
+                "precomputed_nearest_neighbors",
+            })
+        ],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "gamma": [Interval(numbers.Real, 0, None, closed="neither")],
         "weighted": ["boolean"],
@@ -526,6 +589,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "selection": [StrOptions({"modularity", "inertia"})],
+        "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -552,6 +616,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         n_init=100,
         kmeans_max_iter=10,
         selection="modularity",
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -574,6 +639,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.kmeans_max_iter = kmeans_max_iter
         self.selection = selection
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -597,6 +663,15 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             A = check_affinity(
                 X, estimator_name=name, symmetric="warn", accept_dense=False
             )
+        elif self.affinity == "precomputed_nearest_neighbors":
+            X = validate_data(
+                self, X, accept_sparse=("csr", "csc", "coo"), dtype=np.float64,
+                ensure_min_samples=2,
+            )
+            A = affinity_from_distances(
+                X, n_neighbors=self.n_neighbors, n_jobs=self.n_jobs,
+                estimator_name=name,
+            )
         else:
             X = validate_data(
                 self, X, accept_sparse=("csr", "csc"),
@@ -604,7 +679,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             )
             A = affinity_from_features(
                 X, self.affinity, n_neighbors=self.n_neighbors, gamma=self.gamma,
-                estimator_name=name,
+                n_jobs=self.n_jobs, estimator_name=name,
             )
         return _canonical_csr(A)
 
@@ -616,8 +691,9 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
                 (n_samples, n_samples)
-            Feature vectors, or the affinity matrix with
-            ``affinity="precomputed"``.
+            Feature vectors, the affinity matrix with
+            ``affinity="precomputed"``, or the distance graph with
+            ``affinity="precomputed_nearest_neighbors"``.
         y : Ignored
             Not used, present for API consistency.
         attributes : array-like of shape (n_samples,) or (n_samples, n_attributes), \
@@ -669,6 +745,30 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         L, _ = pinned_laplacian(graph, components, weighted=self.weighted)
         timings["laplacian"] = time.perf_counter() - tic
 
+        if L.shape[0] <= self.max_coarse:
+            self._embed_exactly(L, components, K, timings)
+        else:
+            self._bootstrap_and_embed(L, components, n_components, K, rng, timings)
+        if self.embedding_.shape[1] < K:
+            warnings.warn(
+                f"{pre}the embedding has {self.embedding_.shape[1]} "
+                f"direction(s), fewer than n_clusters={K}; K-means may not "
+                "separate all clusters (raise max_hierarchies, or check the "
+                "graph for isolated vertices and tiny components).",
+                UserWarning,
+            )
+
+        tic = time.perf_counter()
+        self._cluster(A, global_codes, block, rng)
+        timings["kmeans"] = time.perf_counter() - tic
+        self.phase_times_ = timings
+        for phase, seconds in timings.items():
+            self._log(f"{phase}: {seconds:.3f}s")
+        return self
+
+    def _bootstrap_and_embed(self, L, components, n_components, K, rng, timings):
+        """Bootstrap the AMG solver, then set the embedding from its vectors."""
+        pre = message_prefix(self)
         tic = time.perf_counter()
         H = (
             _auto_hierarchies(K)
@@ -727,15 +827,38 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
                 U, _ = _thin_svd_embedding(W)
             timings["svd"] = time.perf_counter() - tic
             self._embed(U, L, components, K, info, timings)
-        del info  # the hierarchies: free them before K-means
 
+    def _embed_exactly(self, L, components, K, timings):
+        """The embedding of a graph the hierarchy solves in one exact level.
+
+        With at most ``max_coarse`` vertices the hierarchy is its fine level,
+        factored exactly: the test iterations on ``L x = 0`` end at zero (or
+        round-off), so the bootstrap finds no smooth vector. The embedding
+        is then the ``K`` lowest eigenvectors of the pencil ``(L, D)``,
+        solved densely; with ``embedding="svd"`` their orthonormal basis.
+        """
+        for phase in ("bootstrap", "hierarchy setup", "test iterations"):
+            timings[phase] = 0.0
+        self.n_hierarchies_ = self.n_iter_ = 1
+        self.convergence_ratio_ = 0.0  # an exact solver leaves no error
+        self.n_vcycles_ = 0
+        self.operator_complexity_ = np.ones(1)
+        self.n_ritz_steps_ = 0
         tic = time.perf_counter()
-        self._cluster(A, global_codes, block, rng)
-        timings["kmeans"] = time.perf_counter() - tic
-        self.phase_times_ = timings
-        for phase, seconds in timings.items():
-            self._log(f"{phase}: {seconds:.3f}s")
-        return self
+        # A BLAS thread team costs more to wake than these tiny products.
+        with single_threaded_blas():
+            if self.embedding == "ritz":
+                sizes = np.bincount(components)
+                active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
+                U, self.ritz_values_ = _exact_embedding(L, K, active)
+            else:
+                V, _ = _exact_embedding(L, K, np.ones(L.shape[0], dtype=bool))
+                U, _ = _thin_svd_embedding(V)
+                self.ritz_values_ = np.zeros(0)
+        timings["svd"] = time.perf_counter() - tic
+        n = self.affinity_matrix_.shape[0]
+        self.embedding_ = U[:n]
+        self.attribute_embedding_ = U[n:]
 
     def _embed(self, U, L, components, K, info, timings):
         """Set ``embedding_`` and ``attribute_embedding_`` from the basis ``U``."""
@@ -780,9 +903,12 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             if present.any():
                 fallback[col] = Uattr[global_codes[present, col]].mean(axis=0)
         indptr, indices, data = A.indptr, A.indices, A.data
+        # Small problems run on one thread: waking a team costs more.
+        work = self.n_init * n * K * (d + m) * self.kmeans_max_iter
+        n_threads = _openmp_effective_n_threads() if work > _KMEANS_MIN_WORK else 1
         inertia, q, _ = _kmeans_restarts(
             X, Uattr, global_codes, block, fallback, seeds, indptr, indices, data,
-            self.kmeans_max_iter, _openmp_effective_n_threads(),
+            self.kmeans_max_iter, n_threads,
         )
         if self.selection == "modularity":
             best = int(np.argmax(q))
@@ -798,7 +924,8 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.affinity == "precomputed"
-        tags.input_tags.positive_only = self.affinity == "precomputed"
+        precomputed = self.affinity in ("precomputed", "precomputed_nearest_neighbors")
+        tags.input_tags.pairwise = precomputed
+        tags.input_tags.positive_only = precomputed
         tags.input_tags.sparse = True
         return tags

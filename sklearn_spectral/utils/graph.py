@@ -23,6 +23,7 @@ from .validation import message_prefix
 _MIN_NNZ_PER_THREAD = 100_000
 
 __all__ = [
+    "affinity_from_distances",
     "affinity_from_features",
     "check_affinity",
     "connected_components",
@@ -146,6 +147,72 @@ def affinity_from_features(
     raise ValueError(
         f"{pre}affinity must be 'nearest_neighbors' or 'rbf', got {affinity!r}."
     )
+
+
+def affinity_from_distances(
+    distances, *, n_neighbors=10, n_jobs=None, estimator_name=None
+):
+    """Symmetric k-nearest-neighbour affinity from a precomputed distance graph.
+
+    As :class:`sklearn.cluster.SpectralClustering` with
+    ``affinity="precomputed_nearest_neighbors"``: the ``n_neighbors``
+    nearest entries of each row of ``distances`` (a sparse graph of
+    distances such as :class:`sklearn.neighbors.KNeighborsTransformer`
+    writes, self included at distance 0, or a dense distance matrix) give
+    a 0/1 connectivity ``K``, symmetrised as ``(K + K.T) / 2``.
+
+    Parameters
+    ----------
+    distances : {array-like, sparse matrix} of shape (n_samples, n_samples)
+        Distances; in a sparse matrix, entries not stored are infinitely
+        far, and each row needs at least ``n_neighbors`` stored entries.
+    n_neighbors : int, default=10
+        Neighbours per row; a graph with more stored entries per row is
+        filtered down to the nearest ``n_neighbors``.
+    n_jobs : int, default=None
+        Parallel jobs of the neighbour search
+        (:class:`sklearn.neighbors.NearestNeighbors`); None means 1 unless
+        in a joblib context.
+    estimator_name : str, default=None
+        Name put in front of error messages.
+
+    Returns
+    -------
+    A : sparse CSR matrix of shape (n_samples, n_samples)
+        float64, symmetric, entries 1 and 0.5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsTransformer
+    >>> from sklearn_spectral.utils.graph import affinity_from_distances
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> D = KNeighborsTransformer(n_neighbors=1).fit_transform(X)
+    >>> affinity_from_distances(D, n_neighbors=2).toarray()
+    array([[1., 1., 0., 0.],
+           [1., 1., 0., 0.],
+           [0., 0., 1., 1.],
+           [0., 0., 1., 1.]])
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    pre = message_prefix(estimator_name)
+    if distances.ndim != 2 or distances.shape[0] != distances.shape[1]:
+        raise ValueError(
+            f"{pre}a precomputed distance graph must be square "
+            f"(n_samples, n_samples), got shape {distances.shape}."
+        )
+    try:
+        nn = NearestNeighbors(
+            n_neighbors=n_neighbors, metric="precomputed", n_jobs=n_jobs
+        ).fit(distances)
+        connectivity = nn.kneighbors_graph(X=distances, mode="connectivity")
+    except ValueError as exc:
+        raise ValueError(f"{pre}precomputed distance graph: {exc}") from exc
+    A = sparse.csr_matrix(0.5 * (connectivity + connectivity.T), dtype=np.float64)
+    A.sum_duplicates()
+    A.sort_indices()
+    return A
 
 
 def _first_sparse_entry(A_coo, mask):
