@@ -58,8 +58,9 @@ def _mean_score_samples(estimator, X, y=None):
 ESTIMATOR_SETTINGS["ShrinkageComedianCovariance"] = {
     "check_params": [
         {},
-        {"location": "median", "shrink_scatter": False},
-        {"consistency": "diagonal", "robust_intensity": False},
+        {"refinement": "none", "reweight": False},
+        {"location": "median", "shrink_scatter": False, "support_fraction": 0.75},
+        {"consistency": "diagonal", "robust_intensity": False, "reweight": False},
         {"assume_centered": True},
     ],
     "grid": {"shrink_scatter": [True, False]},
@@ -68,15 +69,14 @@ ESTIMATOR_SETTINGS["ShrinkageComedianCovariance"] = {
 }
 
 ESTIMATOR_SETTINGS["ShrinkageMahalanobisDetector"] = {
-    # The 'auto' settings use quantile=0.9: at the default 0.975 the chi-square
-    # rule (rightly) flags no row of make_blobs' three Gaussian blobs, while
-    # check_outliers_fit_predict / check_outliers_train need both labels. The
-    # default rule and the 'adjusted' cut-off (which flags nothing there either)
-    # are tested in tests/test_shrinkage_mahalanobis.py.
+    # The defaults first. The paper's estimator (refinement='none' without
+    # reweighting) gets quantile=0.9: at 0.975 its scatter spreads over all
+    # three of make_blobs' blobs and the chi-square rule flags no row, while
+    # check_outliers_fit_predict / check_outliers_train need both labels.
     "check_params": [
-        {"quantile": 0.9},
-        {"location": "median", "consistency": "diagonal", "quantile": 0.9},
-        {"reweight": True, "quantile": 0.9},
+        {},
+        {"refinement": "none", "reweight": False, "quantile": 0.9},
+        {"location": "median", "consistency": "diagonal", "reweight": False},
         {"contamination": 0.1, "cutoff": "adjusted", "shrink_location": False,
          "robust_intensity": False},
     ],

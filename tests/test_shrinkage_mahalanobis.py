@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import optimize, sparse, stats
 from sklearn.base import clone
 from sklearn.covariance import EllipticEnvelope, ledoit_wolf
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import RobustScaler
 from threadpoolctl import threadpool_limits
@@ -25,10 +25,8 @@ from sklearn_spectral.covariance import (
     ShrinkageMahalanobisDetector,
 )
 from sklearn_spectral.covariance._comedian import _comedian, _row_median_mad
-from sklearn_spectral.covariance._mahalanobis_detector import (
-    _adjusted_threshold,
-    _reweighted_estimates,
-)
+from sklearn_spectral.covariance._concentration import _reweighted_estimates
+from sklearn_spectral.covariance._mahalanobis_detector import _adjusted_threshold
 from sklearn_spectral.covariance._shrinkage_comedian import (
     _comedian_correlation_table,
     _comedian_scatter,
@@ -68,12 +66,18 @@ def _gaussian(n, p, rho, seed):
     return rng.standard_normal((n, p)) @ root.T
 
 
+# The estimator of the paper: the shrinkage comedian estimate, not refined.
+PAPER = {"refinement": "none", "reweight": False}
+
 SETTINGS = [
     {},
     {"consistency": "diagonal"},
     {"location": "median", "shrink_location": False},
-    {"robust_intensity": False, "shrink_location": False},
-    {"reweight": True},
+    PAPER,
+    {"consistency": "diagonal", **PAPER},
+    {"location": "median", "shrink_location": False, **PAPER},
+    {"robust_intensity": False, "shrink_location": False, **PAPER},
+    {"refinement": "none"},
 ]
 
 
@@ -96,12 +100,16 @@ def test_chi2_law_identity(p, params):
 
 
 @pytest.mark.parametrize("p", [2, 10, 30])
-@pytest.mark.parametrize("reweight", [False, True])
-def test_chi2_law_correlated_normal_consistency(p, reweight):
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"reweight": False}, PAPER, {"refinement": "none"}],
+    ids=["default", "raw", "paper", "paper+reweight"],
+)
+def test_chi2_law_correlated_normal_consistency(p, params):
     flagged, ratios = [], []
     for seed in range(5):
         X = _gaussian(5000, p, 0.9, seed)
-        det = ShrinkageMahalanobisDetector(reweight=reweight).fit(X)
+        det = ShrinkageMahalanobisDetector(**params).fit(X)
         flagged.append(np.mean(det.predict(X) == -1))
         ratios.append(np.median(det.dist_) / stats.chi2.ppf(0.5, p))
     assert 0.015 <= np.mean(flagged) <= 0.035
@@ -112,7 +120,7 @@ def test_chi2_law_correlated_normal_consistency(p, reweight):
 def test_diagonal_consistency_is_biased_on_correlated_data(p):
     # regression guard: the diagonal rescaling shrinks correlations
     X = _gaussian(5000, p, 0.9, 0)
-    det = ShrinkageMahalanobisDetector(consistency="diagonal").fit(X)
+    det = ShrinkageMahalanobisDetector(consistency="diagonal", **PAPER).fit(X)
     assert np.median(det.dist_) / stats.chi2.ppf(0.5, p) < 0.5
 
 
@@ -287,7 +295,7 @@ def test_robust_intensity_heavy_tails():
         assert robust.covariance_shrinkage_ < 0.5
     # raw fourth moments (with the diagonal consistency) push delta to 1
     raw = ShrinkageComedianCovariance(
-        robust_intensity=False, consistency="diagonal"
+        robust_intensity=False, consistency="diagonal", **PAPER
     ).fit(X)
     assert raw.covariance_shrinkage_ > 0.9
 
@@ -583,7 +591,7 @@ def test_reweighted_estimates_are_consistent_for_a_truncated_normal():
     cut = stats.chi2.ppf(0.9, 4)
     inside = X[np.einsum("ij,jk,ik->i", X, np.linalg.inv(cov), X) <= cut]
     loc, S, delta = _reweighted_estimates(
-        inside, cut=cut, quantile=0.9, assume_centered=False, shrink_scatter=False
+        inside, cut=cut, quantile=0.9, assume_centered=False, delta=0.0
     )
     assert delta == 0.0
     assert_allclose(loc, 0.0, atol=0.03)
@@ -716,7 +724,7 @@ def test_attributes_pipeline_and_pickle():
     ):
         assert hasattr(det, attr), attr
     assert det.support_.dtype == bool and det.support_.shape == (500,)
-    assert not hasattr(ShrinkageMahalanobisDetector().fit(X), "raw_location_")
+    assert not hasattr(ShrinkageMahalanobisDetector(**PAPER).fit(X), "raw_location_")
     assert ShrinkageComedianCovariance(store_precision=False).fit(X).precision_ is None
     restored = pickle.loads(pickle.dumps(det))
     assert_array_equal(restored.predict(X), det.predict(X))
@@ -726,3 +734,131 @@ def test_attributes_pipeline_and_pickle():
     assert np.isfinite(cov.score(X)) and cov.error_norm(np.eye(5)) >= 0
     centred = ShrinkageComedianCovariance(assume_centered=True).fit(X)
     assert_array_equal(centred.location_, np.zeros(5))
+
+
+# --------------------------------------------------------------------------
+# scikit-learn's MinCovDet and EllipticEnvelope suites, ours in their place
+# --------------------------------------------------------------------------
+
+# (n_samples, n_features, n_outliers, tol_location, tol_covariance,
+# min_support): the cases of scikit-learn's test_mcd, which MinCovDet meets.
+_SKLEARN_MCD_CASES = [
+    (100, 5, 0, 0.02, 0.1, 74),
+    (100, 5, 20, 0.3, 0.3, 65),
+    (100, 5, 40, 0.1, 0.1, 50),
+    (1000, 5, 450, 0.1, 0.1, 540),
+    (1700, 5, 800, 0.1, 0.1, 870),
+    (500, 1, 100, 0.10, 0.10, 350),
+    (20, 20, 0, 0.1, 0.1, 15),
+]
+
+
+@pytest.mark.parametrize(
+    "case", _SKLEARN_MCD_CASES, ids=lambda c: "-".join(map(str, c[:3]))
+)
+def test_sklearn_mcd_suite(case):
+    n, p, n_out, tol_loc, tol_cov, min_support = case
+    for seed in range(20):
+        rng = np.random.RandomState(seed)
+        X = rng.randn(n, p)
+        out = rng.permutation(n)[:n_out]
+        X[out] += 10.0 * (rng.randint(2, size=(n_out, p)) - 0.5)
+        inliers = np.ones(n, dtype=bool)
+        inliers[out] = False
+        pure = X[inliers]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # p = n: singular
+            est = ShrinkageComedianCovariance().fit(X)
+        assert np.mean((pure.mean(0) - est.location_) ** 2) < tol_loc, seed
+        emp = np.cov(pure.T, bias=True).reshape(p, p)
+        assert np.mean((emp - est.covariance_) ** 2) < tol_cov, seed
+        assert np.sum(est.support_) >= min_support, seed
+        assert_allclose(est.mahalanobis(X), est.dist_, rtol=1e-10)
+
+
+def test_paper_estimator_breaks_down_where_the_refinement_holds():
+    # 45% shifted outliers (scikit-learn's medium case): the comedian scatter
+    # spreads over them, the concentrated one does not.
+    rng = np.random.RandomState(0)
+    X = rng.randn(1000, 5)
+    out = rng.permutation(1000)[:450]
+    X[out] += 10.0 * (rng.randint(2, size=(450, 5)) - 0.5)
+    pure = np.delete(X, out, axis=0)
+    ref = np.cov(pure.T, bias=True)
+    paper = ShrinkageComedianCovariance(**PAPER).fit(X)
+    refined = ShrinkageComedianCovariance().fit(X)
+    assert np.mean((paper.covariance_ - ref) ** 2) > 0.3
+    assert np.mean((refined.covariance_ - ref) ** 2) < 0.02
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sklearn_elliptic_envelope_suite(seed):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(100, 10)
+    det = ShrinkageMahalanobisDetector(contamination=0.1)
+    with pytest.raises(NotFittedError):
+        det.predict(X)
+    with pytest.raises(NotFittedError):
+        det.decision_function(X)
+    det.fit(X)
+    y_pred = det.predict(X)
+    scores = det.score_samples(X)
+    decisions = det.decision_function(X)
+    assert_allclose(scores, -det.mahalanobis(X))
+    assert_allclose(det.mahalanobis(X), det.dist_)
+    accuracy = (100 - np.sum(y_pred == -1)) / 100
+    assert det.score(X, np.ones(100)) == pytest.approx(accuracy)
+    assert np.sum(y_pred == -1) == np.sum(decisions < 0) == 10
+
+
+def test_sklearn_elliptic_envelope_score_samples():
+    X_train = [[1, 1], [1, 2], [2, 1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 3 rows in 2-d
+        det1 = ShrinkageMahalanobisDetector(contamination=0.2).fit(X_train)
+        det2 = ShrinkageMahalanobisDetector().fit(X_train)
+    assert_array_equal(
+        det1.score_samples([[2.0, 2.0]]),
+        det1.decision_function([[2.0, 2.0]]) + det1.offset_,
+    )
+    assert_array_equal(
+        det2.score_samples([[2.0, 2.0]]),
+        det2.decision_function([[2.0, 2.0]]) + det2.offset_,
+    )
+    assert_array_equal(
+        det1.score_samples([[2.0, 2.0]]), det2.score_samples([[2.0, 2.0]])
+    )
+
+
+def test_default_flags_part_of_three_blobs_as_mincovdet_does():
+    # check_outliers_train's data: the MCD locks onto part of the three blobs
+    # and its chi-square rule flags rows; so does the refined estimate, while
+    # the paper's scatter spreads over all blobs and flags none.
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=300, random_state=0)
+    flagged = np.sum(ShrinkageMahalanobisDetector().fit(X).predict(X) == -1)
+    paper = np.sum(ShrinkageMahalanobisDetector(**PAPER).fit(X).predict(X) == -1)
+    assert 0 < flagged < 150
+    assert paper == 0
+
+
+def test_concentration_steps_lower_the_determinant():
+    from sklearn_spectral.covariance._concentration import _c_steps, _whitened_distances
+
+    X, _ = make_contaminated_gaussian(
+        600, 6, contamination=0.3, outlier_kind="shift", covariance="ar1",
+        rho=0.9, strength=2, random_state=1,
+    )
+    h = (600 + 6 + 1) // 2
+    start = np.sort(np.argsort(np.linalg.norm(X, axis=1))[:h])
+    Xh = X[start]
+    _, logdet0 = _whitened_distances(X, Xh.mean(0), np.cov(Xh.T, bias=True))
+    loc, S, logdet, subset, d2, n_steps = _c_steps(
+        X, start, delta=0.0, assume_centered=False, max_steps=30
+    )
+    assert n_steps >= 1 and logdet <= logdet0
+    assert_allclose(logdet, np.linalg.slogdet(np.cov(X[subset].T, bias=True))[1])
+    # a fixed point: the subset is the h rows of smallest distance
+    assert_array_equal(np.sort(np.argpartition(d2, h - 1)[:h]), subset)
+    assert_allclose(loc, X[subset].mean(0))

@@ -10,6 +10,8 @@ module-level steps below, each usable and testable alone:
   robust shrinkage intensity, the standard errors of its entries;
 - :func:`_shrink_to_identity`: the shrinkage of a scatter toward ``m * I``;
 - :func:`_floor_eigenvalues`: the eigenvalue floor of a singular scatter;
+- :func:`_refined_estimates`: the concentration steps, the consistency
+  correction and the reweighting (module ``_concentration``);
 - :func:`_robust_estimates`: all of them, with constant columns set aside.
 """
 
@@ -30,6 +32,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._openmp_helpers import _openmp_effective_n_threads
 from ..utils.validation import message_prefix
 from ._comedian import _comedian, _row_median_mad
+from ._concentration import (
+    _concentrate,
+    _consistency_factor,
+    _deterministic_starts,
+    _reweighted_estimates,
+)
 
 __all__ = ["ShrinkageComedianCovariance"]
 
@@ -46,6 +54,10 @@ _BLOCK_ROWS = 1 << 15
 _TRACE_ROWS = 20_000
 # Half-width of the 95% normal interval, in standard errors (both sides).
 _HALF_WIDTH = 2.0 * 1.96
+# Most concentration steps of the winning start (as MinCovDet's 30).
+_MAX_CSTEPS = 30
+# Chi-square quantile of the reweighting cut-off (as MinCovDet's).
+_REWEIGHT_QUANTILE = 0.975
 
 
 # ---------------------------------------------------------------------------
@@ -509,7 +521,11 @@ def _location_scatter(
     tol,
     estimator=None,
 ):
-    """Location, scatter, alpha, delta and n_iter of X without constant columns."""
+    """Location, scatter, alpha, delta and n_iter of X without constant columns.
+
+    The shrinkage comedian estimate of [1]_ (see
+    :class:`ShrinkageComedianCovariance`), its eigenvalues not yet floored.
+    """
     n_threads = _openmp_effective_n_threads()
     if assume_centered:
         center, alpha, n_iter = np.zeros(X.shape[1]), 0.0, 1
@@ -539,10 +555,115 @@ def _location_scatter(
         else:
             numerator = _raw_intensity_numerator(X, center, S)
         S, delta = _shrink_to_identity(S, numerator)
-    return center, _floor_eigenvalues(S, estimator), alpha, delta, n_iter
+    return center, S, alpha, delta, n_iter
 
 
-def _robust_estimates(X, *, assume_centered, estimator=None, **params):
+def _support_size(n, p, support_fraction):
+    """Rows of the concentration subsets: ``(n + p + 1) // 2`` by default."""
+    if support_fraction is None:
+        h = (n + p + 1) // 2
+    else:
+        h = int(math.ceil(support_fraction * n))
+    return min(max(h, min(n, p + 1), 2), n)
+
+
+def _refined_estimates(
+    X,
+    center,
+    S,
+    *,
+    refinement,
+    support_fraction,
+    reweight,
+    quantile,
+    shrink_scatter,
+    assume_centered,
+    estimator=None,
+):
+    """Refine the comedian estimate: concentration, correction, reweighting.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data without constant columns.
+    center, S : ndarray
+        The shrinkage comedian estimate.
+    refinement, support_fraction, reweight, shrink_scatter, assume_centered
+        As in :class:`ShrinkageComedianCovariance`.
+    quantile : float
+        Chi-square quantile of the reweighting cut-off.
+    estimator : estimator instance or str, default=None
+        Named in front of warnings.
+
+    Returns
+    -------
+    result : dict
+        ``location``, ``covariance`` (final), ``raw_location``,
+        ``raw_covariance`` (before reweighting), ``support`` (bool mask of the
+        rows of the final estimate, or None), ``delta`` (scatter shrinkage
+        intensity of the final estimate, or None when unchanged), ``dist``
+        (squared distances under the final estimate) and ``n_csteps``.
+    """
+    n, p = X.shape
+    out = {"support": None, "delta": None, "n_csteps": 0}
+    if refinement == "concentration":
+        starts = [(center, S)] + _deterministic_starts(
+            X, center, assume_centered=assume_centered
+        )
+        h = _support_size(n, p, support_fraction)
+        loc, raw, subset, d2, delta, n_csteps = _concentrate(
+            X, starts, h=h, shrink_scatter=shrink_scatter,
+            assume_centered=assume_centered, max_steps=_MAX_CSTEPS,
+        )
+        factor = _consistency_factor(d2, p)
+        raw = raw * factor
+        d2 = d2 / factor
+        support = np.zeros(n, dtype=bool)
+        support[subset] = True
+        out.update(support=support, delta=delta, n_csteps=n_csteps)
+    else:
+        loc, raw = center, S
+        d2 = None
+    raw = _floor_eigenvalues(raw, estimator)
+    out.update(location=loc, covariance=raw, raw_location=loc, raw_covariance=raw)
+    if not reweight:
+        out["dist"] = d2 if d2 is not None else _mahalanobis_sq(X, loc, raw)
+        return out
+    if d2 is None:
+        d2 = _mahalanobis_sq(X, loc, raw)
+    cut = float(stats.chi2.ppf(quantile, p))
+    keep = d2 <= cut
+    n_keep = int(np.count_nonzero(keep))
+    if n_keep <= p:
+        warnings.warn(
+            f"{message_prefix(estimator)}reweight=True kept {n_keep} row(s) "
+            f"within the chi2 quantile {quantile}, no more than n_features={p}; "
+            "the raw estimates are kept.",
+            RuntimeWarning,
+        )
+        if out["support"] is None:
+            out["support"] = np.ones(n, dtype=bool)
+        out["dist"] = d2
+        return out
+    loc_w, cov_w, delta_w = _reweighted_estimates(
+        X[keep],
+        cut=cut,
+        quantile=quantile,
+        assume_centered=assume_centered,
+        delta="ledoit_wolf" if shrink_scatter else 0.0,
+    )
+    cov_w = _floor_eigenvalues(cov_w, estimator)
+    out.update(
+        location=loc_w,
+        covariance=cov_w,
+        support=keep,
+        delta=delta_w,
+        dist=_mahalanobis_sq(X, loc_w, cov_w),
+    )
+    return out
+
+
+def _robust_estimates(X, *, assume_centered, refine, estimator=None, **params):
     """The robust estimates of X, its constant columns set aside.
 
     Parameters
@@ -551,6 +672,9 @@ def _robust_estimates(X, *, assume_centered, estimator=None, **params):
         Data.
     assume_centered : bool
         As in :class:`ShrinkageComedianCovariance`.
+    refine : dict
+        Keyword arguments of :func:`_refined_estimates` besides the data and
+        the comedian estimate.
     estimator : estimator instance or str, default=None
         Named in front of errors and warnings.
     **params
@@ -559,12 +683,10 @@ def _robust_estimates(X, *, assume_centered, estimator=None, **params):
 
     Returns
     -------
-    location : ndarray of shape (n_features,)
-    covariance : ndarray of shape (n_features, n_features)
-    alpha, delta : float
-        Location and scatter shrinkage intensities.
-    n_iter : int
-        Weiszfeld iterations.
+    result : dict
+        The keys of :func:`_refined_estimates`, in the columns of X, and
+        ``alpha``, ``comedian_delta`` (shrinkage intensities of the comedian
+        estimate) and ``n_iter`` (Weiszfeld iterations).
 
     Notes
     -----
@@ -579,37 +701,45 @@ def _robust_estimates(X, *, assume_centered, estimator=None, **params):
             f"{prefix}every column of X is constant; a scatter matrix cannot be "
             "estimated."
         )
-    if not np.any(const):
-        return _location_scatter(
-            X, assume_centered=assume_centered, estimator=estimator, **params
+    if np.any(const):
+        warnings.warn(
+            f"{prefix}column(s) {np.flatnonzero(const).tolist()[:10]} of X are "
+            "constant; they are set aside: their location is the constant and "
+            "their variance is floored, so any other value there is an outlier.",
+            RuntimeWarning,
         )
-    warnings.warn(
-        f"{prefix}column(s) {np.flatnonzero(const).tolist()[:10]} of X are "
-        "constant; they are set aside: their location is the constant and their "
-        "variance is floored, so any other value there is an outlier.",
-        RuntimeWarning,
-    )
     keep = ~const
-    loc_sub, cov_sub, alpha, delta, n_iter = _location_scatter(
-        np.ascontiguousarray(X[:, keep]),
-        assume_centered=assume_centered,
-        estimator=estimator,
-        **params,
+    X_sub = X if not np.any(const) else np.ascontiguousarray(X[:, keep])
+    center, S, alpha, delta, n_iter = _location_scatter(
+        X_sub, assume_centered=assume_centered, estimator=estimator, **params
     )
+    result = _refined_estimates(
+        X_sub, center, S, assume_centered=assume_centered, estimator=estimator,
+        **refine,
+    )
+    result.update(alpha=alpha, comedian_delta=delta, n_iter=n_iter)
+    if not np.any(const):
+        return result
     p = X.shape[1]
-    location = np.zeros(p)
-    location[keep] = loc_sub
-    if not assume_centered:
-        location[const] = X[0, const]
-    cov = np.zeros((p, p))
-    cov[np.ix_(keep, keep)] = cov_sub
-    level = float(np.trace(cov_sub)) / cov_sub.shape[0]
-    cov[const, const] = _EIG_FLOOR * (level if level > 0 else 1.0)
-    if assume_centered:
-        # centred at 0: a constant non-zero column has scale |c|.
-        nz = const & (X[0] != 0)
-        cov[nz, nz] = np.asarray(X[0, nz], dtype=np.float64) ** 2
-    return location, cov, alpha, delta, n_iter
+    for name in ("location", "raw_location"):
+        location = np.zeros(p)
+        location[keep] = result[name]
+        if not assume_centered:
+            location[const] = X[0, const]
+        result[name] = location
+    for name in ("covariance", "raw_covariance"):
+        cov_sub = result[name]
+        cov = np.zeros((p, p))
+        cov[np.ix_(keep, keep)] = cov_sub
+        level = float(np.trace(cov_sub)) / cov_sub.shape[0]
+        cov[const, const] = _EIG_FLOOR * (level if level > 0 else 1.0)
+        if assume_centered:
+            # centred at 0: a constant non-zero column has scale |c|.
+            nz = const & (X[0] != 0)
+            cov[nz, nz] = np.asarray(X[0, nz], dtype=np.float64) ** 2
+        result[name] = cov
+    result["dist"] = _mahalanobis_sq(X, result["location"], result["covariance"])
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -625,8 +755,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     matrix ``COM_jk = median_i(z_ij z_ik)`` of the centred data, made
     consistent at the normal, optionally shrunk toward a scaled identity with
     an estimated intensity [1]_. Both estimators have a high breakdown point
-    and cost ``O(n p^2)`` order-statistic selections, with no iteration over
-    subsets as in the MCD.
+    and cost ``O(n p^2)`` order-statistic selections, with no random subsets
+    as in the MCD. By default the estimate then starts a few deterministic
+    concentration steps (as in DetMCD [5]_), and is reweighted.
 
     Parameters
     ----------
@@ -672,6 +803,29 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         Weiszfeld stops when a step is below ``tol`` times the mean distance
         of the rows to the estimate. The default places the median far more
         precisely than its sampling error at any practical ``n_samples``.
+    refinement : {'concentration', 'none'}, default='concentration'
+        ``'concentration'``: the shrinkage comedian estimate is the first of
+        three deterministic starts (with a spatial-sign estimate and the half
+        of the rows nearest the centre) of concentration steps as in FastMCD:
+        the mean and covariance of the ``h`` rows of smallest distance are
+        refit until the determinant stops falling; the best start's estimate
+        is then made consistent at the normal (``median(dist) / chi2_p
+        median``). ``'none'``: the shrinkage comedian estimate of [1]_. The
+        default because the comedian scatter spreads over every cluster of
+        the data and over correlated outliers, while the concentrated one
+        locks onto the majority as the MCD does, for a few passes over the
+        data more. Use ``'none'`` for the paper's estimator, or when
+        ``n_samples`` is so large that the comedian alone is wanted.
+    support_fraction : float in (0, 1] or None, default=None
+        Share of the rows in each concentration subset; None uses
+        ``(n_samples + n_features + 1) // 2`` rows, as MinCovDet. The default
+        gives the highest breakdown point. Unused with ``refinement='none'``.
+    reweight : bool, default=True
+        One-step hard reweighting, as MinCovDet does: the mean and the
+        covariance (consistent for the normal truncated at the cut) of the
+        rows within the chi-square 0.975 quantile of the distances replace
+        the raw estimates. On by default because it restores most of the
+        efficiency at the normal that the raw robust estimate lacks.
 
     Attributes
     ----------
@@ -687,6 +841,19 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         Scatter shrinkage intensity ``delta`` (0 when not shrunk).
     n_iter_ : int
         Weiszfeld iterations (1 when none were run).
+    n_csteps_ : int
+        Concentration steps of the winning start (0 with
+        ``refinement='none'``).
+    dist_ : ndarray of shape (n_samples,)
+        Squared Mahalanobis distances of the training rows under the final
+        estimates.
+    raw_location_, raw_covariance_ : ndarray
+        The estimates before reweighting (the consistency-corrected
+        concentrated estimate, or the comedian one); set unless
+        ``refinement='none'`` and ``reweight=False``.
+    support_ : ndarray of shape (n_samples,), dtype bool
+        Rows of the final estimate: those kept by the reweighting, or the
+        best concentration subset without it; set with ``raw_location_``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -706,6 +873,13 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     only without any shrinkage, and never under rotations. Shrinkage toward
     ``nu * 1`` and ``m * I`` presumes comparable columns: standardise robustly
     first, e.g. ``make_pipeline(RobustScaler(), ShrinkageComedianCovariance())``.
+
+    With ``shrink_scatter``, the concentration subsets and the reweighted
+    rows keep a Ledoit-Wolf shrinkage toward ``m * I`` only where they number
+    fewer than 5 rows per feature or their covariance is singular: elsewhere
+    it would hide outliers along the minor axes. Each concentration step is
+    one matrix product over the data for the distances and one over the
+    subset for its covariance.
 
     The comedian matrix is computed by a Cython kernel: one selection
     (``std::nth_element``) per pair of columns, in parallel over the pairs
@@ -727,6 +901,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     .. [4] R. A. Maronna, R. H. Zamar. Robust estimates of location and
        dispersion for high-dimensional datasets. Technometrics 44, 307-317
        (2002).
+    .. [5] M. Hubert, P. J. Rousseeuw, T. Verdonck. A deterministic algorithm
+       for robust location and scatter. Journal of Computational and
+       Graphical Statistics 21, 618-637 (2012).
 
     Examples
     --------
@@ -751,6 +928,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         "consistency": [StrOptions({"normal", "diagonal"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "refinement": [StrOptions({"concentration", "none"})],
+        "support_fraction": [Interval(Real, 0, 1, closed="right"), None],
+        "reweight": ["boolean"],
     }
 
     def __init__(
@@ -765,6 +945,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         store_precision=True,
         max_iter=200,
         tol=1e-7,
+        refinement="concentration",
+        support_fraction=None,
+        reweight=True,
     ):
         super().__init__(
             store_precision=store_precision, assume_centered=assume_centered
@@ -776,6 +959,9 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         self.consistency = consistency
         self.max_iter = max_iter
         self.tol = tol
+        self.refinement = refinement
+        self.support_fraction = support_fraction
+        self.reweight = reweight
 
     def _validate_X(self, X, reset=True):
         try:
@@ -809,7 +995,7 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
             Fitted estimator.
         """
         X = self._validate_X(X)
-        location, covariance, alpha, delta, n_iter = _robust_estimates(
+        result = _robust_estimates(
             X,
             location=self.location,
             shrink_location=self.shrink_location,
@@ -819,22 +1005,34 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
             assume_centered=self.assume_centered,
             max_iter=self.max_iter,
             tol=self.tol,
+            refine={
+                "refinement": self.refinement,
+                "support_fraction": self.support_fraction,
+                "reweight": self.reweight,
+                "quantile": self._reweight_quantile(),
+                "shrink_scatter": self.shrink_scatter,
+            },
             estimator=self,
         )
-        self.location_ = location
-        self._set_covariance(covariance)
-        self.location_shrinkage_ = float(alpha)
-        self.covariance_shrinkage_ = float(delta)
-        self.n_iter_ = int(n_iter)
-        self._fit_training_rows(X)
+        self.location_ = result["location"]
+        self._set_covariance(result["covariance"])
+        self.location_shrinkage_ = float(result["alpha"])
+        delta = result["delta"]
+        self.covariance_shrinkage_ = float(
+            result["comedian_delta"] if delta is None else delta
+        )
+        self.n_iter_ = int(result["n_iter"])
+        self.n_csteps_ = int(result["n_csteps"])
+        self.dist_ = result["dist"]
+        if self.refinement != "none" or self.reweight:
+            self.raw_location_ = result["raw_location"]
+            self.raw_covariance_ = result["raw_covariance"]
+            self.support_ = result["support"]
         return self
 
-    def _fit_training_rows(self, X):
-        """Hook of ``fit``: further steps on the validated training data.
-
-        It runs once the estimates are set; the estimator has none. A
-        subclass refines the estimates or stores per-row results here.
-        """
+    def _reweight_quantile(self):
+        """Chi-square quantile of the reweighting cut-off."""
+        return _REWEIGHT_QUANTILE
 
     def mahalanobis(self, X):
         """Squared Mahalanobis distances of observations to the robust location.

@@ -1,0 +1,316 @@
+"""Concentration steps, deterministic starts and reweighting of a robust scatter.
+
+The refinement that :class:`ShrinkageComedianCovariance` runs by default on top
+of the shrinkage comedian estimate, in module-level steps:
+
+- :func:`_deterministic_starts`: cheap starting estimates besides the comedian
+  one (spatial signs, the half of the rows nearest the median), as DetMCD does;
+- :func:`_whitened_distances`: squared Mahalanobis distances and the log
+  determinant of a scatter, one BLAS pass over the data;
+- :func:`_concentrate`: concentration steps (FastMCD's C-steps) from every
+  start, the best one run until the determinant stops falling;
+- :func:`_consistency_factor` and :func:`_reweighted_estimates`: the
+  correction of the raw estimate at the normal and the one-step reweighting.
+"""
+
+import math
+
+import numpy as np
+from scipy import linalg, stats
+from sklearn.utils import gen_batches
+
+# Rows per block of a pass over the data.
+_BLOCK_ROWS = 1 << 15
+# Relative eigenvalue floor of a scatter inside the steps (exact fits).
+_STEP_FLOOR = 1e-12
+# C-steps run from every start before the best one is run to convergence.
+_SCREEN_STEPS = 2
+# Subsets of fewer than this many rows per feature get a shrunk covariance.
+_SHRINK_ROWS_PER_FEATURE = 5
+# Eigenvalue ratio below which a subset's covariance counts as singular.
+_SINGULAR = 1e-10
+# 1 / Phi^{-1}(3/4)^2: squared MAD to a variance at the normal.
+_C = 1.0 / stats.norm.ppf(0.75) ** 2
+
+
+def _cholesky_floored(S):
+    """Lower Cholesky factor of S, its eigenvalues floored if S is singular."""
+    S = 0.5 * (S + S.T)
+    try:
+        return linalg.cholesky(S, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        evals, evecs = linalg.eigh(S)
+        level = max(float(np.mean(np.abs(evals))), np.finfo(float).tiny)
+        evals = np.maximum(evals, _STEP_FLOOR * level)
+        return linalg.cholesky((evecs * evals) @ evecs.T, lower=True)
+
+
+def _whitened_distances(X, location, S):
+    """Squared Mahalanobis distances of the rows of X and ``log det S``.
+
+    One pass over X by blocks of rows: ``|(x - location) L^{-T}|^2`` with
+    ``L`` the Cholesky factor of S (eigenvalues floored if S is singular), as
+    a matrix product in the dtype of X.
+
+    Returns
+    -------
+    d2 : ndarray of shape (n_samples,), float64
+    logdet : float
+    """
+    L = _cholesky_floored(np.asarray(S, dtype=np.float64))
+    W = linalg.solve_triangular(L, np.eye(L.shape[0]), lower=True).T
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    shift = (np.asarray(location, dtype=np.float64) @ W).astype(dtype)
+    W = W.astype(dtype)
+    d2 = np.empty(X.shape[0], dtype=np.float64)
+    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
+        Y = X[rows] @ W
+        Y -= shift
+        d2[rows] = np.einsum("ij,ij->i", Y, Y)
+    return d2, 2.0 * float(np.sum(np.log(np.diag(L))))
+
+
+def _subset_estimates(X, subset, *, delta, assume_centered):
+    """Mean and covariance of the rows ``subset`` of X, shrunk by ``delta``.
+
+    The covariance (divided by the subset size) is shrunk toward ``m * I``
+    (``m`` its mean eigenvalue) with the fixed intensity ``delta``.
+    """
+    Xh = np.asarray(X[subset], dtype=np.float64)
+    location = np.zeros(X.shape[1]) if assume_centered else Xh.mean(axis=0)
+    Xh -= location
+    S = (Xh.T @ Xh) / Xh.shape[0]
+    if delta > 0:
+        p = S.shape[0]
+        level = float(np.trace(S)) / p
+        S *= 1.0 - delta
+        S.flat[:: p + 1] += delta * level
+    return location, S
+
+
+def _eigen_scatter(Z, scale, V):
+    """Scatter with eigenvectors V: robust variances along them (as OGK).
+
+    Z are centred data, ``scale`` their column scales, V orthonormal
+    directions in the scaled coordinates. The variance along each direction
+    is ``C * MAD^2`` of the projections (the mean square where the MAD is 0).
+    Returns ``D V diag(lam) V^T D`` with ``D = diag(scale)``.
+    """
+    Y = (Z / scale) @ V
+    med = np.median(Y, axis=0)
+    lam = _C * np.median((Y - med) ** 2, axis=0)
+    zero = lam <= 0
+    if np.any(zero):
+        lam[zero] = np.mean(Y[:, zero] ** 2, axis=0)
+    lam = np.maximum(lam, _STEP_FLOOR * max(float(lam.max()), np.finfo(float).tiny))
+    S = (scale[:, None] * V * lam) @ (V.T * scale[None, :])
+    return 0.5 * (S + S.T)
+
+
+def _deterministic_starts(X, center, *, assume_centered):
+    """Cheap deterministic starts besides the comedian one (DetMCD-style).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data without constant columns.
+    center : ndarray of shape (n_features,)
+        Robust centre of the starts (the unshrunk median of the comedian
+        start); 0 when ``assume_centered``.
+    assume_centered : bool
+        As in :class:`ShrinkageComedianCovariance`.
+
+    Returns
+    -------
+    starts : list of (location, scatter)
+        The spatial-sign start (eigenvectors of the spatial-sign covariance of
+        the robustly scaled data, robust variances along them) and the
+        nearest-half start (mean and covariance of the half of the rows
+        nearest the centre in robustly scaled Euclidean distance).
+    """
+    n, p = X.shape
+    Z = np.asarray(X, dtype=np.float64) - center
+    scale = np.sqrt(_C) * np.median(np.abs(Z), axis=0)
+    zero = scale <= 0
+    if np.any(zero):
+        scale[zero] = math.sqrt(math.pi / 2.0) * np.mean(np.abs(Z[:, zero]), axis=0)
+    scale[scale <= 0] = 1.0
+    U = Z / scale
+    r = np.sqrt(np.einsum("ij,ij->i", U, U))
+    starts = []
+    keep = r > 0
+    if np.any(keep):
+        signs = U[keep] / r[keep, None]
+        _, V = linalg.eigh(signs.T @ signs)
+        starts.append((center, _eigen_scatter(Z, scale, V)))
+    half = np.argpartition(r, (n + 1) // 2 - 1)[: (n + 1) // 2]
+    Zh = Z[half]
+    loc = np.zeros(p) if assume_centered else Zh.mean(axis=0)
+    Zh = Zh - loc
+    starts.append((center + loc, (Zh.T @ Zh) / Zh.shape[0]))
+    return starts
+
+
+def _c_steps(X, subset, *, delta, assume_centered, max_steps):
+    """Concentration steps from a subset of rows.
+
+    Each step fits the mean and the (shrunk) covariance of the subset and
+    moves the subset to the ``h`` rows of smallest distance under them; the
+    determinant cannot rise (Rousseeuw and Van Driessen; with a fixed
+    shrinkage intensity, Boudt et al.). Stops when it no longer falls, when
+    the subset repeats, or after ``max_steps``.
+
+    Returns
+    -------
+    location, S : the estimates of the last subset
+    logdet : float
+    subset : ndarray of int
+    d2 : ndarray of shape (n_samples,)
+        Distances under the returned estimates.
+    n_steps : int
+    """
+    h = subset.shape[0]
+    location, S = _subset_estimates(
+        X, subset, delta=delta, assume_centered=assume_centered
+    )
+    d2, logdet = _whitened_distances(X, location, S)
+    n_steps = 0
+    for n_steps in range(1, max_steps + 1):
+        new = np.sort(np.argpartition(d2, h - 1)[:h])
+        if np.array_equal(new, subset):
+            break
+        loc_new, S_new = _subset_estimates(
+            X, new, delta=delta, assume_centered=assume_centered
+        )
+        d2_new, logdet_new = _whitened_distances(X, loc_new, S_new)
+        if not logdet_new < logdet:
+            break
+        location, S, d2, logdet, subset = loc_new, S_new, d2_new, logdet_new, new
+    return location, S, logdet, subset, d2, n_steps
+
+
+def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
+    """Concentration steps from every start; the lowest determinant wins.
+
+    Every start gives its first subset (the ``h`` rows nearest it); each
+    subset runs two C-steps and the one with the lowest determinant then runs
+    until it converges. With ``shrink_scatter``, the covariance of every
+    subset is shrunk toward ``m * I`` with one fixed intensity (which keeps
+    the determinant falling): :func:`_gated_intensity` of the first subset of
+    the first start.
+
+    Returns
+    -------
+    location, S : ndarray
+        Raw (uncorrected) estimates of the best subset.
+    subset : ndarray of int
+    d2 : ndarray of shape (n_samples,)
+        Distances under the raw estimates.
+    delta : float
+        The fixed shrinkage intensity.
+    n_steps : int
+        C-steps run by the winning start.
+    """
+    first = []
+    for location, S in starts:
+        d2, _ = _whitened_distances(X, location, S)
+        first.append(np.sort(np.argpartition(d2, h - 1)[:h]))
+    delta = 0.0
+    if shrink_scatter:
+        delta = _gated_intensity(X[first[0]], assume_centered)
+    best = None
+    for subset in first:
+        result = _c_steps(
+            X, subset, delta=delta, assume_centered=assume_centered,
+            max_steps=_SCREEN_STEPS,
+        )
+        if best is None or result[2] < best[2]:
+            best = result
+    steps_done = best[5]
+    location, S, _, subset, d2, n_steps = _c_steps(
+        X, best[3], delta=delta, assume_centered=assume_centered, max_steps=max_steps
+    )
+    return location, S, subset, d2, delta, steps_done + n_steps
+
+
+def _ledoit_wolf_intensity(Xh, assume_centered):
+    """Ledoit-Wolf shrinkage intensity of the covariance of the rows Xh."""
+    Xh = np.asarray(Xh, dtype=np.float64)
+    n, p = Xh.shape
+    Z = Xh if assume_centered else Xh - Xh.mean(axis=0)
+    S = (Z.T @ Z) / n
+    m = float(np.trace(S)) / p
+    gamma = float(np.sum(S**2)) - p * m * m  # |S - m I|_F^2
+    sq = np.einsum("ij,ij->i", Z, Z)
+    beta = (float(np.sum(sq**2)) / n - float(np.sum(S**2))) / n
+    if gamma <= 0:
+        return 1.0
+    return min(max(beta / gamma, 0.0), 1.0)
+
+
+def _gated_intensity(Xh, assume_centered):
+    """Shrinkage intensity of a subset: Ledoit-Wolf where it is needed.
+
+    The Ledoit-Wolf intensity when the rows are fewer than
+    ``_SHRINK_ROWS_PER_FEATURE`` per feature or their covariance is
+    numerically singular; 0 otherwise, since a well-conditioned covariance
+    shrunk toward ``m * I`` hides outliers along its minor axes.
+    """
+    n, p = Xh.shape
+    if n >= _SHRINK_ROWS_PER_FEATURE * p:
+        Z = np.asarray(Xh, dtype=np.float64)
+        if not assume_centered:
+            Z = Z - Z.mean(axis=0)
+        evals = linalg.eigvalsh(Z.T @ Z)
+        if evals[0] > _SINGULAR * max(float(evals[-1]), np.finfo(float).tiny):
+            return 0.0
+    return _ledoit_wolf_intensity(Xh, assume_centered)
+
+
+def _consistency_factor(d2, p):
+    """``median(d2) / chi2_p.median``: makes a raw MCD scatter consistent."""
+    med = float(np.median(d2))
+    return med / float(stats.chi2.ppf(0.5, p)) if med > 0 else 1.0
+
+
+def _reweighted_estimates(X_support, *, cut, quantile, assume_centered, delta):
+    """One-step hard reweighting: the estimates from the rows within a cut-off.
+
+    The mean and the covariance of the rows kept, the covariance scaled by
+    ``quantile / F_{p+2}(cut)`` (``F_{p+2}`` the chi-square cdf) to be
+    consistent for a normal truncated at ``cut``, then shrunk toward ``m * I``
+    with intensity ``delta``.
+
+    Parameters
+    ----------
+    X_support : ndarray of shape (n_support, n_features)
+        The rows within the cut-off (at least 2).
+    cut : float
+        The squared-distance cut-off, ``chi2_p(quantile)``.
+    quantile : float
+        Its chi-square quantile.
+    assume_centered : bool
+        As in :class:`ShrinkageComedianCovariance`.
+    delta : float or 'ledoit_wolf'
+        Shrinkage intensity; ``'ledoit_wolf'``: that of
+        :func:`_gated_intensity` for the kept rows.
+
+    Returns
+    -------
+    location : ndarray of shape (n_features,)
+    covariance : ndarray of shape (n_features, n_features)
+    delta : float
+        Scatter shrinkage intensity used.
+    """
+    X_support = np.asarray(X_support, dtype=np.float64)
+    n_k, p = X_support.shape
+    location = np.zeros(p) if assume_centered else X_support.mean(axis=0)
+    factor = quantile / float(stats.chi2.cdf(cut, p + 2))
+    z = X_support - location
+    S = (z.T @ z) * (factor / n_k)
+    if isinstance(delta, str):
+        delta = _gated_intensity(X_support, assume_centered)
+    if delta > 0:
+        target = (float(np.trace(S)) / p) * np.eye(p)
+        S = delta * target + (1.0 - delta) * S
+    return location, 0.5 * (S + S.T), float(delta)
