@@ -8,16 +8,19 @@ from scipy.sparse import csgraph
 from sklearn.cluster import SpectralClustering
 from sklearn.datasets import make_blobs
 from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.neighbors import kneighbors_graph
 
 from sklearn_spectral.utils._testing import random_weighted_graph
 from sklearn_spectral.utils.graph import (
     _canonical_csr,
+    affinity_from_distances,
     affinity_from_features,
     check_affinity,
     connected_components,
     laplacian,
     modularity,
 )
+from sklearn_spectral.utils.neighbors import kneighbors, knn_graph
 
 # --------------------------------------------------------------------------
 # affinity_from_features
@@ -69,6 +72,92 @@ def test_affinity_from_features_rejects_nan():
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         affinity_from_features(X, n_neighbors=2)
+
+
+# --------------------------------------------------------------------------
+# kNN graph builder
+
+
+@pytest.mark.parametrize(
+    "n, d, k",
+    [(1, 2, 1), (2, 3, 2), (31, 2, 31), (500, 2, 10), (3000, 3, 10),
+     (2000, 10, 15), (1500, 16, 5), (800, 17, 10), (600, 50, 10)],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_knn_graph_equals_kneighbors_graph(n, d, k, dtype):
+    # Continuous data has no ties: the graph is scikit-learn's exactly, on
+    # the kd-tree (d <= 16) and on the brute-force path alike.
+    X = np.random.RandomState(n + d).standard_normal((n, d)).astype(dtype)
+    reference = kneighbors_graph(X.astype(np.float64), k, include_self=True,
+                                 mode="distance")
+    ours = knn_graph(X, k, mode="distance")
+    assert ours.format == "csr" and ours.has_sorted_indices
+    np.testing.assert_array_equal(ours.indptr, np.arange(0, n * k + 1, k))
+    reference.sort_indices()
+    np.testing.assert_array_equal(ours.indices, reference.indices)
+    np.testing.assert_allclose(ours.data, reference.data, rtol=1e-5 if dtype ==
+                               np.float32 and d > 16 else 1e-12, atol=1e-6)
+    connectivity = knn_graph(X, k)
+    np.testing.assert_array_equal(connectivity.indices, ours.indices)
+    assert np.all(connectivity.data == 1.0)
+
+
+def test_kdtree_neighbours_exact_against_brute_force_and_threads():
+    # Clustered data with a wide range of scales; every row's k nearest
+    # distances are the brute-force ones, and the result does not depend on
+    # the thread count.
+    from scipy.spatial.distance import cdist
+
+    X, _ = make_blobs(2000, n_features=6, centers=20, cluster_std=0.05,
+                      random_state=3)
+    X[:100] *= 100.0
+    dist, ind = kneighbors(X, 12, algorithm="kd_tree", n_threads=1)
+    ref_dist = np.sort(cdist(X, X), axis=1)[:, :12]
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-10, atol=1e-12)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    np.testing.assert_allclose(
+        np.linalg.norm(X[:, None, :] - X[ind], axis=2), dist, rtol=1e-10,
+        atol=1e-12)
+    dist2, ind2 = kneighbors(X, 12, algorithm="kd_tree", n_threads=2)
+    np.testing.assert_array_equal(ind, ind2)
+    np.testing.assert_array_equal(dist, dist2)
+
+
+def test_knn_graph_with_ties_keeps_the_distances():
+    # Duplicated rows: which of equidistant rows is kept may differ from
+    # scikit-learn, the distances to the k nearest may not, and every row
+    # keeps a neighbour at distance 0 (itself or a copy).
+    X = np.repeat(np.random.RandomState(0).standard_normal((50, 3)), 4, axis=0)
+    X = np.vstack([X, np.zeros((30, 3))])
+    ours = knn_graph(X, 6, mode="distance")
+    reference = kneighbors_graph(X, 6, include_self=True, mode="distance")
+    np.testing.assert_allclose(np.sort(ours.data.reshape(-1, 6), axis=1),
+                               np.sort(reference.data.reshape(-1, 6), axis=1))
+    assert np.all(ours.data.reshape(-1, 6).min(axis=1) == 0.0)
+
+
+def test_knn_graph_sparse_input_and_errors():
+    X = sparse.random(300, 40, density=0.2, random_state=0, format="csr")
+    np.testing.assert_array_equal(
+        knn_graph(X, 5).toarray(), kneighbors_graph(X, 5, include_self=True).toarray()
+    )
+    with pytest.raises(ValueError, match="^Est: n_neighbors=301 must be"):
+        knn_graph(X, 301, estimator_name="Est")
+    with pytest.raises(ValueError, match="mode must be"):
+        knn_graph(X, 3, mode="weights")
+    with pytest.raises(ValueError, match="algorithm must be"):
+        kneighbors(X.toarray(), 3, algorithm="ball_tree")
+
+
+def test_affinity_from_distances_filters_to_n_neighbors():
+    X, _ = make_blobs(200, n_features=3, centers=3, random_state=0)
+    D = kneighbors_graph(X, 14, mode="distance", include_self=True)
+    np.testing.assert_array_equal(
+        affinity_from_distances(D, n_neighbors=7).toarray(),
+        affinity_from_features(X, n_neighbors=7).toarray(),
+    )
+    with pytest.raises(ValueError, match="^Est: a precomputed distance graph must"):
+        affinity_from_distances(D[:, :100], estimator_name="Est")
 
 
 # --------------------------------------------------------------------------

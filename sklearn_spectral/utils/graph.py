@@ -12,11 +12,11 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.neighbors import kneighbors_graph
 from sklearn.utils.validation import check_array
 
 from ._graph_kernels import _modularity_partial_sums
 from ._openmp_helpers import _openmp_effective_n_threads
+from .neighbors import knn_graph
 from .validation import message_prefix
 
 # Below this many stored entries the modularity sums run on one thread.
@@ -91,7 +91,9 @@ def affinity_from_features(
     gamma : float, default=1.0
         Kernel coefficient for ``"rbf"``.
     n_jobs : int, default=None
-        Parallel jobs of the neighbour search.
+        Threads of the neighbour search
+        (:func:`sklearn_spectral.utils.neighbors.knn_graph`, exact); None
+        uses the current OpenMP limit.
     estimator_name : str, default=None
         Name put in front of error messages.
 
@@ -130,9 +132,7 @@ def affinity_from_features(
                 f"{pre}n_neighbors={n_neighbors} must be at most "
                 f"n_samples={n_samples} (each point counts as its own neighbour)."
             )
-        connectivity = kneighbors_graph(
-            X, n_neighbors=n_neighbors, include_self=True, n_jobs=n_jobs
-        )
+        connectivity = knn_graph(X, n_neighbors, n_threads=n_jobs)
         A = 0.5 * (connectivity + connectivity.T)
         A = sparse.csr_matrix(A, dtype=np.float64)
         A.sum_duplicates()
