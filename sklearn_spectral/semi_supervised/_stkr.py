@@ -34,6 +34,10 @@ _GMRES_RESTART = 50
 # can be scored cheaply (the iterative solvers, fewer than three labels).
 _ALPHA_GRID = np.logspace(-7, 2, 28)
 _ALPHA_FALLBACK = 1e-3
+# Candidates of ``eta='auto'`` (0 is plain kernel ridge), and its value where
+# they cannot be scored cheaply.
+_ETA_GRID = (0.0, 0.9, 0.99, 0.999)
+_ETA_FALLBACK = 0.99
 # ``gamma=None``: the rbf width is this multiple of the typical distance from
 # a row to its ``n_neighbors``-th nearest neighbour.
 _LOCAL_WIDTH = 3.0
@@ -73,7 +77,8 @@ def _ridge_loo(U, w, Yc, betas):
     (``w`` are squared singular values for a feature matrix); for every
     ``beta`` the hat matrix is ``U diag(w / (w + beta)) U.T`` and the exact
     leave-one-out residuals are ``(y - H y)_i / (1 - H_ii)``. Returns the
-    ``beta`` with the smallest summed squared leave-one-out residual.
+    ``beta`` with the smallest summed squared leave-one-out residual, and
+    that sum.
     """
     UtY = U.T @ Yc
     U2 = U * U
@@ -85,7 +90,7 @@ def _ridge_loo(U, w, Yc, betas):
         err = float(np.sum((resid / lever[:, None]) ** 2))
         if err < best_err:
             best, best_err = beta, err
-    return best
+    return best, best_err
 
 
 def _top_eigenvalue_bound(matvec, n, *, nonnegative, max_iter=50, rtol=0.01):
@@ -181,7 +186,7 @@ class _BaseSTKR(BaseEstimator):
         ],
         "degree": [Interval(numbers.Integral, 1, None, closed="left")],
         "coefficients": ["array-like", None],
-        "eta": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "eta": [StrOptions({"auto"}), Interval(numbers.Real, 0, 1, closed="neither")],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "whiten": ["boolean"],
         "alpha": [
@@ -209,7 +214,7 @@ class _BaseSTKR(BaseEstimator):
         spectral_transform="inverse_laplacian",
         degree=8,
         coefficients=None,
-        eta=0.99,
+        eta="auto",
         n_components=64,
         whiten=False,
         alpha="auto",
@@ -375,6 +380,8 @@ class _BaseSTKR(BaseEstimator):
             C = self._solve_identity(op, Yc, labeled, scale, beta)
         else:
             C = self._solve_polynomial(op, Yc, labeled, scale, beta, coef)
+        if self.spectral_transform != "inverse_laplacian":
+            self.eta_ = None
         self.extension_coef_ = C
         fitted = scale * op.matmat(C)
         if self.kernel == "knn":
@@ -392,27 +399,53 @@ class _BaseSTKR(BaseEstimator):
         self.alpha_ = _ALPHA_FALLBACK if self.alpha == "auto" else float(self.alpha)
         return self.n_labeled_ * self.alpha_
 
+    def _scores_candidates(self):
+        """Whether leave-one-out errors are computed (``'auto'`` and 3+ labels)."""
+        return (self.alpha == "auto" or self.eta == "auto") and self.n_labeled_ >= 3
+
+    def _eta_candidates(self):
+        """Values of ``eta`` to try on the direct paths of the transform."""
+        if self.eta != "auto":
+            return (float(self.eta),)
+        return _ETA_GRID if self._scores_candidates() else (_ETA_FALLBACK,)
+
+    def _fixed_eta(self):
+        """``eta`` of the iterative solvers; sets ``eta_``."""
+        self.eta_ = _ETA_FALLBACK if self.eta == "auto" else float(self.eta)
+        return self.eta_
+
     def _choose_beta(self, U, w, Yc):
-        """Penalty for the Gram matrix ``U diag(w) U.T`` of the labeled rows."""
+        """Penalty for the Gram matrix ``U diag(w) U.T`` of the labeled rows.
+
+        Returns the penalty and its leave-one-out error (``inf`` when none is
+        computed); sets ``alpha_``.
+        """
         n = self.n_labeled_
-        if self.alpha != "auto" or n < 3:
-            return self._fixed_beta()
-        beta = _ridge_loo(U, np.maximum(w, 0.0), Yc, n * _ALPHA_GRID)
+        if not self._scores_candidates():
+            return self._fixed_beta(), np.inf
+        betas = n * _ALPHA_GRID if self.alpha == "auto" else [n * float(self.alpha)]
+        beta, err = _ridge_loo(U, np.maximum(w, 0.0), Yc, betas)
         self.alpha_ = float(beta / n)
-        return beta
+        return beta, err
 
     def _dual_ridge(self, A, Yc):
-        """Solve ``(A + n_labeled_ alpha_ I) a = Yc`` for a symmetric PSD ``A``."""
+        """Solve ``(A + n_labeled_ alpha_ I) a = Yc`` for a symmetric PSD ``A``.
+
+        Returns ``a``, the penalty and its leave-one-out error.
+        """
         A = 0.5 * (A + A.T)
         w, U = linalg.eigh(A)
-        beta = self._choose_beta(U, w, Yc)
-        return U @ ((U.T @ Yc) / (np.maximum(w, 0.0) + beta)[:, None])
+        beta, err = self._choose_beta(U, w, Yc)
+        return U @ ((U.T @ Yc) / (np.maximum(w, 0.0) + beta)[:, None]), beta, err
 
     def _primal_ridge(self, Phi, Yc):
-        """Ridge weights on the features ``Phi`` of the labeled rows."""
+        """Ridge weights on the features ``Phi`` of the labeled rows.
+
+        Returns the weights, the penalty and its leave-one-out error.
+        """
         U, sv, Vt = linalg.svd(Phi, full_matrices=False)
-        beta = self._choose_beta(U, sv**2, Yc)
-        return Vt.T @ ((sv / (sv**2 + beta))[:, None] * (U.T @ Yc))
+        beta, err = self._choose_beta(U, sv**2, Yc)
+        return Vt.T @ ((sv / (sv**2 + beta))[:, None] * (U.T @ Yc)), beta, err
 
     def _knn_operator(self, X):
         n_samples = X.shape[0]
@@ -484,7 +517,9 @@ class _BaseSTKR(BaseEstimator):
         solver = self._auto_solver(n, _DIRECT_MAX_LABELED) or "cg"
         if solver == "direct":
             self.n_iter_ = 1
-            alpha = self._dual_ridge(scale * np.asarray(sub.dense(), np.float64), Yc)
+            alpha = self._dual_ridge(
+                scale * np.asarray(sub.dense(), np.float64), Yc
+            )[0]
         else:
             alpha = self._krylov(
                 solver, lambda a: scale * sub.matmat(a) + beta * a, Yc, n
@@ -510,7 +545,7 @@ class _BaseSTKR(BaseEstimator):
             self.n_iter_ = 1
             B = scale * op.columns(labeled)
             V = extension(B / N)
-            alpha = self._dual_ridge(coef[0] * B[labeled] + B.T @ V, Yc)
+            alpha = self._dual_ridge(coef[0] * B[labeled] + B.T @ V, Yc)[0]
             C = V @ alpha
             C[labeled] += coef[0] * alpha
             return C
@@ -537,7 +572,6 @@ class _BaseSTKR(BaseEstimator):
 
     def _solve_inverse_laplacian(self, op, Yc, labeled, scale, beta):
         N = op.n
-        eta = self.eta
         mask = np.zeros(N, dtype=bool)
         mask[labeled] = True
         B = np.zeros((N, Yc.shape[1]))
@@ -546,16 +580,30 @@ class _BaseSTKR(BaseEstimator):
         if solver == "direct":
             # theta = R scatter(a) with R = (I - eta K / N)^-1 (SPD as
             # eta lambda_1 < 1), and a solves the labeled ridge system with
-            # the transformed kernel (K R)[labeled, labeled].
+            # the transformed kernel (K R)[labeled, labeled]. With
+            # eta='auto' every candidate is solved and the one of smallest
+            # leave-one-out error kept.
             self.n_iter_ = 1
             K = scale * np.asarray(op.dense(), dtype=np.float64)
-            R = -(eta / N) * K
-            R.flat[:: N + 1] += 1.0
-            factor = linalg.cho_factor(R, overwrite_a=True)
             E = np.zeros((N, labeled.shape[0]))
             E[labeled, np.arange(labeled.shape[0])] = 1.0
-            RE = linalg.cho_solve(factor, E, overwrite_b=True)
-            return RE @ self._dual_ridge(K[labeled] @ RE, Yc)
+            best = None
+            for eta in self._eta_candidates():
+                if eta == 0.0:
+                    RE = E
+                else:
+                    R = -(eta / N) * K
+                    R.flat[:: N + 1] += 1.0
+                    factor = linalg.cho_factor(R, overwrite_a=True)
+                    RE = linalg.cho_solve(factor, E)
+                a, beta, err = self._dual_ridge(K[labeled] @ RE, Yc)
+                if best is None or err < best[0]:
+                    best = (err, eta, beta, RE @ a)
+            _, self.eta_, beta, C = best
+            self.alpha_ = float(beta / labeled.shape[0])
+            return C
+
+        eta = self._fixed_eta()
 
         # Rows scaled so that both kinds are O(1): labeled rows divided by N
         # (their kernel term is N times the normalised kernel), unlabeled rows
@@ -594,14 +642,14 @@ class _BaseSTKR(BaseEstimator):
         else:
             Phi = np.sqrt(N * lam) * V[labeled]
             back = 1.0 / np.sqrt(N * lam)
-        return V @ (back[:, None] * self._primal_ridge(Phi, Yc))
+        return V @ (back[:, None] * self._primal_ridge(Phi, Yc)[0])
 
-    def _spectral_weights(self, lam):
+    def _spectral_weights(self, lam, eta):
         """``s(lambda) / lambda`` on the eigenvalues of the landmark features."""
         if self.spectral_transform == "identity":
             return np.ones_like(lam)
         if self.spectral_transform == "inverse_laplacian":
-            return 1.0 / (1.0 - self.eta * lam)
+            return 1.0 / (1.0 - eta * lam)
         if self.spectral_transform == "polynomial":
             coef = self._check_params(lam.shape[0])
             return np.polyval(coef[::-1], lam)
@@ -637,10 +685,23 @@ class _BaseSTKR(BaseEstimator):
         pos = lam > 1e-12 * max(lam[0], np.finfo(float).tiny)
         lam, V = lam[pos], V[:, pos]
         self.kernel_scale_ = scale = 1.0 / lam[0]
-        D = np.sqrt(self._spectral_weights(lam * scale))
-        # Features of a row: sqrt(scale) k(x, L) @ P.
-        P = np.sqrt(scale) * (M @ V) * D
-        w = self._primal_ridge(func(X[labeled], L) @ P, Yc)
+        # Features of a row: sqrt(scale) k(x, L) @ P, with P for each
+        # candidate eta; the one of smallest leave-one-out error is kept.
+        K_lab = func(X[labeled], L)
+        etas = (
+            self._eta_candidates()
+            if self.spectral_transform == "inverse_laplacian"
+            else (None,)
+        )
+        best = None
+        for eta in etas:
+            D = np.sqrt(self._spectral_weights(lam * scale, eta))
+            P_eta = np.sqrt(scale) * (M @ V) * D
+            w_eta, beta, err = self._primal_ridge(K_lab @ P_eta, Yc)
+            if best is None or err < best[0]:
+                best = (err, eta, beta, P_eta, w_eta)
+        _, self.eta_, beta, P, w = best
+        self.alpha_ = float(beta / labeled.shape[0])
         self.n_iter_ = 1
         self.X_fit_ = L
         self.landmark_indices_ = landmarks
@@ -727,9 +788,16 @@ default='inverse_laplacian'
     coefficients : array-like of shape (n_powers,), default=None
         Non-negative power-series coefficients ``pi_1, pi_2, ...`` of the
         ``'polynomial'`` transform, at least one positive.
-    eta : float in (0, 1), default=0.99
+    eta : 'auto' or float in (0, 1), default='auto'
         Strength of the ``'inverse_laplacian'`` transform, relative to the
         top eigenvalue; close to 1 lets the labels spread far along the data.
+        ``'auto'`` tries 0 (plain kernel ridge), 0.9, 0.99 and 0.999, each
+        with its own ``alpha``, and keeps the one of smallest exact
+        leave-one-out error over the labeled rows, because how far the labels
+        should spread depends on how well the unlabeled rows trace the target;
+        on data where they do not, this falls back to kernel ridge. Where
+        ``'auto'`` cannot score the candidates (CG or GMRES, fewer than three
+        labeled rows) it means 0.99. The value used is ``eta_``.
     n_components : int, default=64
         Eigenpairs kept by ``'kpca'`` (clipped to ``n_samples - 1``).
     whiten : bool, default=False
@@ -794,6 +862,9 @@ _SHARED_ATTRIBUTES = """
         and on the Nystroem path).
     alpha_ : float
         Ridge penalty used (``alpha``, or its leave-one-out choice).
+    eta_ : float or None
+        ``eta`` used by ``'inverse_laplacian'`` (its leave-one-out choice with
+        ``eta='auto'``), None for the other transforms.
     gamma_ : float or None
         The ``'rbf'`` width used, None for other kernels.
     n_components_ : int
