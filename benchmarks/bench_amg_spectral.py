@@ -59,6 +59,20 @@ slope of at most 1.15, a 1e6-vertex SBM in under 2 minutes on 2 cores, and
 at least 3x the speed of ``SpectralClustering(eigen_solver="amg")`` at 1e5
 vertices with an ARI as good.
 
+``--knn`` runs the kNN-graph study instead: the exact 10-nearest-neighbour
+graph (self included) of ``make_blobs`` data (10 centres) at n rows and d
+features, built by ``sklearn_spectral.utils.neighbors.knn_graph`` (ours),
+``sklearn.neighbors.kneighbors_graph`` at its default (``algorithm="auto"``:
+a single-threaded kd-tree at these sizes), scikit-learn's brute force
+(``NearestNeighbors(algorithm="brute")``), and, when installed, pykdtree
+(exact) and hnswlib (approximate, ``M=16, ef_construction=200, ef=50``,
+its recall against the exact graph in the ``recall`` column); one timed
+call each after a warm-up at 2,000 rows; n in 1e4 (small), 1e4 to 1e5
+(medium), up to 1e6 at d = 2 and 10 (large); d in 2, 10, 50
+(``--knn-cases`` overrides, as ``n x d,n x d``). Written to
+``amg_spectral_knn_<size>.json`` and ``.md``. A builder that takes longer
+than the time cap at one case is not run at the larger ones after it.
+
 ``--methods``, ``--graphs`` and ``--n`` run a subset (``ours`` always runs,
 being the reference); the file is then
 ``amg_spectral_partial_<filters>_<size>.json``.
@@ -67,6 +81,7 @@ Expect a large run to take about an hour on 2 cores with 3 repeats
 
     python benchmarks/bench_amg_spectral.py --size small|medium|large [--threads N]
     python benchmarks/bench_amg_spectral.py --slope --size medium [--threads N]
+    python benchmarks/bench_amg_spectral.py --knn --size medium [--threads N]
     python benchmarks/bench_amg_spectral.py --size medium --graphs sbm --n 100000 \
         --methods amg
 """
@@ -463,6 +478,146 @@ def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
     return rows, slopes
 
 
+# --------------------------------------------------------------------------
+# kNN-graph study (--knn)
+# --------------------------------------------------------------------------
+
+KNN_NEIGHBORS = 10
+KNN_CASES = {
+    "small": [(10_000, 2), (10_000, 10), (10_000, 50)],
+    "medium": [(n, d) for n in (10_000, 50_000, 100_000) for d in (2, 10, 50)],
+    "large": [(n, d) for n in (10_000, 100_000) for d in (2, 10, 50)]
+    + [(1_000_000, 2), (1_000_000, 10)],
+}
+
+
+def _knn_ours(X, k):
+    from sklearn_spectral.utils.neighbors import knn_graph
+
+    return knn_graph(X, k).indices.reshape(-1, k)
+
+
+def _knn_sklearn(algorithm):
+    def build(X, k):
+        from sklearn.neighbors import NearestNeighbors
+
+        return NearestNeighbors(n_neighbors=k, algorithm=algorithm).fit(
+            X).kneighbors(X, return_distance=False)
+    return build
+
+
+def _knn_pykdtree(X, k):
+    from pykdtree.kdtree import KDTree
+
+    return KDTree(X).query(X, k=k)[1].astype(np.int64)
+
+
+def _knn_hnswlib(X, k):
+    import hnswlib
+
+    index = hnswlib.Index(space="l2", dim=X.shape[1])
+    index.init_index(max_elements=X.shape[0], M=16, ef_construction=200,
+                     random_seed=0)
+    index.add_items(X, num_threads=-1)
+    index.set_ef(max(50, k))
+    return index.knn_query(X, k=k, num_threads=-1)[0].astype(np.int64)
+
+
+KNN_BUILDERS = {
+    "ours (knn_graph)": (_knn_ours, None),
+    "kneighbors_graph (default)": (_knn_sklearn("auto"), None),
+    "sklearn brute": (_knn_sklearn("brute"), None),
+    "pykdtree": (_knn_pykdtree, "pykdtree"),
+    "hnswlib (approximate)": (_knn_hnswlib, "hnswlib"),
+}
+
+
+def _recall(found, exact):
+    hits = sum(len(np.intersect1d(a, b, assume_unique=True))
+               for a, b in zip(found, exact))
+    return hits / exact.size
+
+
+def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout):
+    from sklearn.datasets import make_blobs
+
+    def log(msg):
+        print(f"[amg_spectral knn] {msg}", file=sys.stderr, flush=True)
+
+    builders = {
+        label: build for label, (build, module) in KNN_BUILDERS.items()
+        if module is None or importlib.util.find_spec(module) is not None
+    }
+    missing = [label for label, (_, module) in KNN_BUILDERS.items()
+               if label not in builders]
+    warm, _ = make_blobs(2_000, 5, centers=10, random_state=1)
+    for build in builders.values():
+        build(warm, KNN_NEIGHBORS)
+    rows = []
+    for n, d in cases:
+        X, _ = make_blobs(n, d, centers=10, random_state=0)
+        exact = None
+        slow = set()
+        for label, build in builders.items():
+            if label in slow:
+                log(f"n={n:,} d={d} {label}: skipped (over {max_time:g} s at a "
+                    "smaller case)")
+                continue
+            tic = time.perf_counter()
+            ind = build(X, KNN_NEIGHBORS)
+            seconds = time.perf_counter() - tic
+            if exact is None:
+                exact = np.sort(ind, axis=1)
+            row = {"method": label, "n": n, "d": d, "time": seconds,
+                   "recall": _recall(np.sort(ind, axis=1), exact)}
+            rows.append(row)
+            if seconds > max_time:
+                slow.add(label)
+            log(f"n={n:,} d={d} {label}: {seconds:.3g} s, recall "
+                f"{row['recall']:.4f}")
+        del X
+    for row in rows:
+        ref = next(r for r in rows if r["n"] == row["n"] and r["d"] == row["d"])
+        row["ratio"] = row["time"] / ref["time"]
+    header = ["method", "n", "d", "time (s)", "time / ours", "recall"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['n']:,} | {r['d']} | {r['time']:.3g} | "
+                     f"{r['ratio']:.2f} | {r['recall']:.4f} |")
+    title = (
+        f"Exact {KNN_NEIGHBORS}-nearest-neighbour graph of make_blobs data, one "
+        f"call each after a warm-up; threads: {threads if threads else 'all'}"
+        + (f"; not installed: {', '.join(missing)}" if missing else "") + "."
+    )
+    table = title + "\n\n" + "\n".join(lines)
+    print(table, file=stream, flush=True)
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        stem = output_dir / f"amg_spectral_knn_{name}"
+        payload = {
+            "benchmark": "amg_spectral_knn", "size": name,
+            "metadata": collect_metadata(threads_requested=threads,
+                                         n_neighbors=KNN_NEIGHBORS),
+            "rows": rows,
+        }
+        with open(f"{stem}.json", "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        with open(f"{stem}.md", "w") as f:
+            f.write(table + "\n")
+        log(f"results written to {stem}.json and {stem}.md")
+    return rows
+
+
+def _knn_cases(text):
+    out = []
+    for item in text.split(","):
+        n, d = item.lower().split("x")
+        out.append((int(float(n)), int(d)))
+    return out
+
+
 def _sizes(text):
     return [int(float(v)) for v in text.split(",") if v.strip()]
 
@@ -476,6 +631,10 @@ def _own_parser():
     group = parser.add_argument_group("amg_spectral options")
     group.add_argument("--slope", action="store_true",
                        help="run the time-versus-nnz scaling study instead")
+    group.add_argument("--knn", action="store_true",
+                       help="run the kNN-graph study instead")
+    group.add_argument("--knn-cases", type=_knn_cases, default=None,
+                       help="comma-separated 'n x d' cases for --knn")
     group.add_argument("--slope-sizes", type=_sizes, default=None,
                        help="comma-separated n for --slope (default by --size)")
     group.add_argument("--methods", type=_names, default=None,
@@ -501,6 +660,13 @@ def cli(argv=None):
         name = "custom" if opts.slope_sizes else args.size
         with limit_threads(args.threads):
             return run_slope(sizes, args.repeats or 1, args.output, args.threads, name)
+
+    if opts.knn:
+        cases = opts.knn_cases or KNN_CASES[args.size]
+        name = "custom" if opts.knn_cases else args.size
+        with limit_threads(args.threads):
+            return run_knn(cases, args.output, args.threads, name,
+                           args.max_time or MAX_TIME[args.size])
 
     cases = [
         case for case in CASES[args.size]
