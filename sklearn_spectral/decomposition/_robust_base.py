@@ -22,7 +22,9 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     only those attributes.
     """
 
-    def _set_spectrum(self, evals, evecs, total, mean, weights, dtype):
+    def _set_spectrum(
+        self, evals, evecs, total, mean, weights, dtype, total_weight=None
+    ):
         """Set the fitted attributes from weighted eigenpairs.
 
         Parameters
@@ -42,6 +44,9 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Weights of the rows.
         dtype : dtype
             Dtype of the fitted arrays (that of ``X``).
+        total_weight : float, default=None
+            Weight of the rows the moment was taken on, for
+            ``singular_values_``; None uses ``weights.sum()``.
         """
         evals = np.clip(evals, 0.0, None)
         k, d = self.n_components_, evecs.shape[0]
@@ -56,6 +61,12 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.mean_ = np.asarray(mean, dtype=dtype)
         self.weights_ = weights.astype(dtype, copy=False)
         self.support_ = weights >= 0.5
+        if total_weight is None:
+            total_weight = float(weights.sum())
+        # singular values of the weighted centred rows sqrt(w_i) (x_i - m),
+        # as PCA's are those of the centred rows
+        sv = np.sqrt(evals * max(total_weight - 1.0, 0.0))
+        self.singular_values_ = sv.astype(dtype, copy=False)
 
     def _print_progress(self, message):
         """Print a verbose progress line, prefixed with the estimator's name."""
@@ -109,12 +120,66 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             X = X.astype(np.float64)
         return X @ self.components_.astype(X.dtype) + self.mean_.astype(X.dtype)
 
+    def _model_variances(self):
+        """Variances of the probabilistic-PCA model, floored for finiteness.
+
+        A floor of ``1e-12`` times the largest variance keeps the precision
+        and the likelihood finite for exact low-rank fits.
+        """
+        lam = self.explained_variance_.astype(np.float64)
+        sig = float(self.noise_variance_)
+        floor = 1e-12 * max(float(lam.max(initial=0.0)), sig, 1e-300)
+        return np.maximum(lam, floor), max(sig, floor)
+
+    def get_covariance(self):
+        """Covariance of the probabilistic-PCA model of the kept rows.
+
+        ``components_.T @ diag(explained_variance_) @ components_`` plus
+        ``noise_variance_`` on the complement of the components: the model
+        :meth:`score_samples` evaluates, and that of
+        :meth:`sklearn.decomposition.PCA.get_covariance` (which also gives
+        ``noise_variance_`` to a component of smaller variance).
+
+        Returns
+        -------
+        cov : ndarray of shape (n_features, n_features)
+            Estimated covariance of the inliers.
+        """
+        check_is_fitted(self)
+        C = self.components_.astype(np.float64)
+        lam = self.explained_variance_.astype(np.float64)
+        sig = float(self.noise_variance_)
+        cov = (C.T * (lam - sig)) @ C
+        cov.flat[:: cov.shape[0] + 1] += sig
+        return cov.astype(self.components_.dtype, copy=False)
+
+    def get_precision(self):
+        """Precision of the probabilistic-PCA model (inverse of the covariance).
+
+        Computed from the eigen-decomposition of the model, with the floor on
+        the variances that :meth:`score_samples` applies, so that it is
+        finite for exact low-rank fits and ``score_samples`` is the Gaussian
+        log-density with this precision.
+
+        Returns
+        -------
+        precision : ndarray of shape (n_features, n_features)
+            Estimated precision of the inliers.
+        """
+        check_is_fitted(self)
+        C = self.components_.astype(np.float64)
+        lam, sig = self._model_variances()
+        prec = (C.T * (1.0 / lam - 1.0 / sig)) @ C
+        prec.flat[:: prec.shape[0] + 1] += 1.0 / sig
+        return prec.astype(self.components_.dtype, copy=False)
+
     def score_samples(self, X):
         """Probabilistic-PCA log-likelihood of each row (higher = more normal).
 
         The model of :meth:`sklearn.decomposition.PCA.score_samples`, with the
         robust ``components_``, ``explained_variance_`` and
-        ``noise_variance_``.
+        ``noise_variance_``: the Gaussian log-density with mean ``mean_`` and
+        precision :meth:`get_precision`.
 
         Parameters
         ----------
@@ -129,14 +194,8 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = self._validate_fitted_input(X)
         d = X.shape[1]
         C = self.components_.astype(np.float64)
-        lam = self.explained_variance_.astype(np.float64)
-        sig = float(self.noise_variance_)
         k = C.shape[0]
-        # a floor on the variances keeps the likelihood finite for exact
-        # low-rank fits
-        floor = 1e-12 * max(float(lam.max(initial=0.0)), sig, 1e-300)
-        sig_eff = max(sig, floor)
-        lam_eff = np.maximum(lam, floor)
+        lam_eff, sig_eff = self._model_variances()
         mean = self.mean_.astype(np.float64)
         if sparse.issparse(X):
             P = np.asarray(X @ C.T) - mean @ C.T

@@ -11,7 +11,6 @@ import warnings
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.stats import norm
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -29,6 +28,7 @@ from ._robust_moments import (
 )
 from ._robust_pca_kernels import soft_filter, weighted_upper_tail
 from ._robust_stream import _StreamState, _truncated_svd
+from ._robust_tail import tail_cut
 
 __all__ = ["RobustPCA"]
 
@@ -40,23 +40,6 @@ _AUTO_DENSE_MAX_FEATURES = 4096
 # Streaming batches hold at least ceil(_STREAM_BATCH_FACTOR / contamination)
 # rows, so that each batch holds enough outliers for its own tail test.
 _STREAM_BATCH_FACTOR = 50.0
-
-
-def _kappa(eps):
-    """Share of E[g^2] held by the largest 2 eps of g^2, g ~ N(0, 1)."""
-    z = norm.isf(eps)
-    return 2.0 * eps + 2.0 * z * norm.pdf(z)
-
-
-def _slack_value(slack, eps, n_rows):
-    if isinstance(slack, str):  # 'auto'
-        return 0.25 * eps * math.log(1.0 / eps) + 1.5 / math.sqrt(max(n_rows, 1))
-    return float(slack)
-
-
-def _cut(eps, slack, n_rows):
-    kappa = _kappa(eps)
-    return kappa + _slack_value(slack, eps, n_rows) * (1.0 - kappa)
 
 
 def _pair_rows(X, a, b):
@@ -129,10 +112,14 @@ class RobustPCA(_BaseRobustPCA):
         The default only stops fits that do not converge: a certified fit
         needs far fewer rounds.
     slack : float >= 0 or 'auto', default='auto'
-        Allowance on the body share ``1 - kappa`` of the tail test. 'auto' is
-        ``0.25 * eps * ln(1 / eps) + 1.5 / sqrt(n_rows)``, which grows with
-        the sampling error of the tail share, so that clean Gaussian rows
-        pass the test.
+        Allowance on the body share ``1 - kappa`` of the tail test: the cut
+        is ``kappa + slack * (1 - kappa)``. 'auto' takes
+        ``0.25 * eps * ln(1 / eps)`` and adds the sampling error of the tail
+        share over ``n_rows`` rows, at the level that makes all the tests of
+        one fit (one per component) fail together on clean Gaussian data in
+        about 1 fit in 100; a float is used as is for every test. 'auto' is
+        the default so that clean data keep their rows whatever the number of
+        components.
     components_strategy : {'deflation', 'final_weights'}, default='deflation'
         'deflation' certifies every component (filtering inside the
         complement of the previous ones); 'final_weights' certifies the first
@@ -157,6 +144,11 @@ class RobustPCA(_BaseRobustPCA):
         ``explained_variance_`` over the weighted total variance.
     noise_variance_ : float
         Mean weighted variance outside the components (0 when all kept).
+    singular_values_ : ndarray of shape (`n_components_`,)
+        Singular values of the weighted centred rows
+        ``sqrt(w_i) (x_i - mean_)`` along the components:
+        ``sqrt(explained_variance_ * (W - 1))``, ``W`` the total weight, as
+        PCA's are ``sqrt(explained_variance_ * (n_samples - 1))``.
     mean_ : ndarray of shape (n_features,)
         Weighted mean (zeros with ``center=False``).
     weights_ : ndarray of shape (n_samples,)
@@ -171,6 +163,9 @@ class RobustPCA(_BaseRobustPCA):
         One plus the number of filter rounds.
     n_components_ : int
         Number of components.
+    n_samples_ : int
+        Number of rows of the training data, as in PCA (with
+        ``partial_fit``: all rows seen, equal to ``n_samples_seen_``).
     n_samples_seen_ : int
         Rows seen by ``fit`` or all ``partial_fit`` calls (rows still in the
         ``partial_fit`` buffer included).
@@ -194,6 +189,18 @@ class RobustPCA(_BaseRobustPCA):
     weight removed, the weighted moment is the sample covariance, so a fit
     certified in its first round reproduces
     ``PCA(svd_solver='covariance_eigh')`` (components up to sign).
+
+    The tail tests of one fit are calibrated as a family: each component is
+    tested at the Sidak share of the level (the projections on a sample
+    eigenvector of Gaussian rows are distributed as on a fixed direction),
+    and so are the wider windows. Directions whose variance is at rounding
+    level (beyond the rank of the rows) are returned untested: they hold
+    nothing to certify.
+
+    A fit needs at least ``ceil(1 / contamination)`` rows (10 at the
+    default; ``2 * ceil(1 / (2 * contamination))`` with ``center='pairs'``),
+    so that the tail window holds at least one row, and at least two;
+    ``n_components`` is at most ``min(n_samples, n_features)``.
 
     The dense path keeps two ``d x d`` float64 arrays; a round costs one
     pass over ``X`` for the tail test, one ``n x d x b`` product for the
@@ -385,7 +392,7 @@ class RobustPCA(_BaseRobustPCA):
         if hasattr(self, "_stream"):
             del self._stream
         self._fit_rows(X, k, rng, self._choose_solver(X))
-        self.n_samples_seen_ = X.shape[0]
+        self.n_samples_seen_ = self.n_samples_ = X.shape[0]
         return self
 
     def _fit_rows(self, X, k, rng, solver, *, weights=None, pairs=None, filters=None):
@@ -436,29 +443,36 @@ class RobustPCA(_BaseRobustPCA):
         updated in place.
         """
         d = mom.d
-        cut = _cut(eps, self.slack, n_rows)
+        n_tests = self._n_tests(k, n_rows, d)
+        cut = tail_cut(eps, self.slack, n_rows, n_tests)
         w = mom.w
         V = np.zeros((d, 0))
         rounds = 0
         certified = True
         filtering = True
         state = 0
-        cache = None  # [state, j0, evecs, squared projections or None]
+        cache = None  # [state, j0, evals, evecs, squared projections or None]
         deflation = self.components_strategy == "deflation"
+        null_tol = self._null_variance(mom, n_rows)
+        live = k  # components with variance above round-off
         for j in range(k):
             while True:
                 stale = cache is None or cache[0] != state
-                if stale or cache[1] + cache[2].shape[1] <= j:
-                    _, evecs = mom.top(V, min(k - j, d - j), v0)
-                    cache = [state, j, evecs, None]
-                v = cache[2][:, j - cache[1]]
-                if not filtering or (j > 0 and not deflation):
+                if stale or cache[1] + cache[3].shape[1] <= j:
+                    evals, evecs = mom.top(V, min(k - j, d - j), v0)
+                    cache = [state, j, evals, evecs, None]
+                v = cache[3][:, j - cache[1]]
+                if live == k and cache[2][j - cache[1]] <= null_tol:
+                    # round-off variance: nothing to certify along this
+                    # direction nor along the later, smaller ones
+                    live = j
+                if not filtering or j >= live or (j > 0 and not deflation):
                     break
-                if cache[3] is None:
+                if cache[4] is None:
                     # one pass over X scores every direction of this eigensolve
-                    cache[3] = mom.project(cache[2])
-                    cache[3] *= cache[3]
-                s = cache[3][:, j - cache[1]]
+                    cache[4] = mom.project(cache[3])
+                    cache[4] *= cache[4]
+                s = cache[4][:, j - cache[1]]
                 T = self._tail_share(s, w, eps)
                 if self.verbose:
                     W = float(w.sum())
@@ -515,28 +529,37 @@ class RobustPCA(_BaseRobustPCA):
                     continue
             V = np.hstack([V, v[:, None]])
 
-        if filtering:
-            if cache is not None and cache[0] == state and cache[3] is not None:
+        if filtering and live:
+            V_live = V[:, :live]
+            if (
+                cache is not None
+                and cache[0] == state
+                and cache[4] is not None
+                and cache[1] <= live
+            ):
                 j0 = cache[1]
-                S = np.empty((mom.n, V.shape[1]))
-                S[:, j0:] = cache[3][:, : V.shape[1] - j0]
+                S = np.empty((mom.n, live))
+                S[:, j0:] = cache[4][:, : live - j0]
                 if j0:
-                    S[:, :j0] = mom.project(V[:, :j0])
+                    S[:, :j0] = mom.project(V_live[:, :j0])
                     S[:, :j0] *= S[:, :j0]
             else:
-                S = mom.project(V)
+                S = mom.project(V_live)
                 S *= S
-            certified = self._final_tail_tests(S, w, eps, n_rows, cut, deflation)
+            certified = self._final_tail_tests(
+                S, w, eps, n_rows, cut, deflation, n_tests
+            )
         return V, rounds, certified
 
-    def _final_tail_tests(self, S, w, eps, n_rows, cut, deflation):
+    def _final_tail_tests(self, S, w, eps, n_rows, cut, deflation, n_tests):
         """Tail tests of the returned components; False (and a warning) on failure.
 
-        ``S`` holds the squared projections of the rows on the components.
-        Without deflation, the components after the first are tested at
-        ``contamination``; all of them are then tested at the wider windows
-        ``2 eps, 4 eps, ...`` up to 0.25, which catch a contamination larger
-        than the parameter.
+        ``S`` holds the squared projections of the rows on the components
+        with variance above round-off. Without deflation, the components
+        after the first are tested at ``contamination``; all of them are then
+        tested at the wider windows ``2 eps, 4 eps, ...`` up to 0.25, which
+        catch a contamination larger than the parameter. The wider windows
+        form one family of tests, calibrated together.
         """
         certified = True
         if not deflation:
@@ -550,19 +573,20 @@ class RobustPCA(_BaseRobustPCA):
                         UserWarning,
                     )
                     break
+        windows = []
         e2 = 2.0 * eps
-        alarm = False
-        # The components were picked for their variance, so on clean data
-        # their tails run slightly heavier than a fixed direction's: the wider
-        # windows get twice the slack.
-        while e2 <= 0.25 + 1e-12 and not alarm:
-            slack2 = 2.0 * _slack_value(self.slack, e2, n_rows)
-            cut2 = _cut(e2, slack2, n_rows)
-            for j in range(S.shape[1]):
-                if self._tail_share(S[:, j], w, e2) > cut2:
-                    alarm = True
-                    break
+        while e2 <= 0.25 + 1e-12:
+            windows.append(e2)
             e2 *= 2.0
+        n_wide = n_tests * len(windows)
+        alarm = False
+        for e2 in windows:
+            cut2 = tail_cut(e2, self.slack, n_rows, n_wide)
+            if any(
+                self._tail_share(S[:, j], w, e2) > cut2 for j in range(S.shape[1])
+            ):
+                alarm = True
+                break
         if alarm:
             certified = False
             warnings.warn(
@@ -572,6 +596,22 @@ class RobustPCA(_BaseRobustPCA):
                 UserWarning,
             )
         return certified
+
+    def _n_tests(self, k, n_rows, d):
+        """Components a fit can test: at most the rank of the filtered rows."""
+        rank = n_rows - 1 if self.center is True else n_rows
+        return max(1, min(k, d, rank))
+
+    @staticmethod
+    def _null_variance(mom, n_rows):
+        """Variance at or below which a direction holds only round-off.
+
+        Rounding errors of the moments scale with the raw second moment of
+        the shifted rows and grow with the number of rows and features.
+        """
+        m = mom.mean_shifted()
+        scale = mom.trace() + float(m @ m)
+        return 10.0 * max(n_rows, mom.d) * np.finfo(np.float64).eps * scale
 
     def _set_attributes(self, X, mom, result, pairs, k):
         """Fitted attributes of a batch fit from its final moments."""
@@ -666,6 +706,7 @@ class RobustPCA(_BaseRobustPCA):
         st = self._stream
         n = X.shape[0]
         self.n_samples_seen_ += n
+        self.n_samples_ = self.n_samples_seen_
         if n == 0:
             return self
         if st.n_buffered + n >= st.batch_rows:
@@ -730,7 +771,7 @@ class RobustPCA(_BaseRobustPCA):
         if centered:
             s -= (new["S1"] / new["W"]) @ v
         s *= s
-        cut = _cut(eps, self.slack, Xs.shape[0])
+        cut = tail_cut(eps, self.slack, Xs.shape[0])
         if Xs.shape[0] and self._tail_share(s, w, eps) <= cut:
             row_w = _row_weights(X.shape[0], w, pairs)
             st.commit(new)
@@ -784,7 +825,7 @@ class RobustPCA(_BaseRobustPCA):
             mean = st.shift + st.S1 / st.W
         else:
             mean = st.shift
-        self._set_spectrum(evals, evecs, total, mean, row_w, dtype)
+        self._set_spectrum(evals, evecs, total, mean, row_w, dtype, st.RW)
 
     def __sklearn_is_fitted__(self):
         # partial_fit sets n_features_in_ before enough rows for a fit arrive
