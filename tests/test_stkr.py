@@ -173,6 +173,58 @@ def test_auto_alpha_minimises_brute_force_leave_one_out(seed):
     assert reg.alpha_ == pytest.approx(_ALPHA_GRID[int(np.argmin(errors))])
 
 
+def _brute_force_loo(K_lab, yc, alpha):
+    """Summed squared error of refits without each labeled row."""
+    n = yc.shape[0]
+    err = 0.0
+    for i in range(n):
+        keep = np.arange(n) != i
+        A = K_lab[np.ix_(keep, keep)] + n * alpha * np.eye(n - 1)
+        err += (yc[i] - K_lab[i, keep] @ np.linalg.solve(A, yc[keep])) ** 2
+    return err
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_auto_eta_minimises_brute_force_leave_one_out(seed):
+    # eta='auto' keeps the candidate (with its own alpha) whose transformed
+    # kernel gives the smallest leave-one-out error, eta=0 being kernel ridge;
+    # the kept fit equals the fit at that fixed eta.
+    from sklearn_spectral.semi_supervised._stkr import _ETA_GRID
+
+    X, y, y_semi = _data(n=90, n_labeled=20, seed=seed)
+    lab = np.flatnonzero(~np.isnan(y_semi))
+    yc = y[lab] - y[lab].mean()
+    auto = STKRRegressor(gamma=3.0).fit(X, y_semi)
+    assert auto.eta_ in _ETA_GRID
+    G = auto.kernel_scale_ * rbf_kernel(X, gamma=3.0)
+    errors = []
+    for eta in _ETA_GRID:
+        params = dict(gamma=3.0, alpha=auto.alpha_ if eta == auto.eta_ else "auto")
+        if eta == 0.0:
+            fixed = STKRRegressor(spectral_transform="identity", **params)
+        else:
+            fixed = STKRRegressor(eta=eta, **params)
+        fixed.fit(X, y_semi)
+        Ks = G @ np.linalg.inv(np.eye(90) - eta * G / 90)
+        errors.append(_brute_force_loo(Ks[np.ix_(lab, lab)], yc, fixed.alpha_))
+        if eta == auto.eta_:
+            assert_allclose(fixed.transduction_, auto.transduction_, atol=1e-8)
+    assert _ETA_GRID[int(np.argmin(errors))] == auto.eta_
+
+
+def test_auto_eta_without_scores_grows_with_the_data():
+    # Where no candidate is scored (GMRES), eta is 1 - n_neighbors / n_samples
+    # within [0.99, 0.9999].
+    X, _, y_semi = _data(n=300, n_labeled=20)
+    for n_neighbors, expected in ((10, 0.99), (1, 1 - 1 / 300)):
+        reg = STKRRegressor(kernel="knn", solver="gmres", n_neighbors=n_neighbors)
+        assert reg.fit(X, y_semi).eta_ == pytest.approx(expected)
+    X, _, y_semi = _data(n=3000, n_labeled=20)
+    assert STKRRegressor(kernel="knn").fit(X, y_semi).eta_ == pytest.approx(
+        1 - 10 / 3000
+    )
+
+
 def _spectral_reference(G, scale, y_semi, transform, alpha, eta=0.99, degree=3, d=8):
     """Transformed kernel ridge by a full eigendecomposition of G."""
     N = G.shape[0]

@@ -34,10 +34,10 @@ _GMRES_RESTART = 50
 # can be scored cheaply (the iterative solvers, fewer than three labels).
 _ALPHA_GRID = np.logspace(-7, 2, 28)
 _ALPHA_FALLBACK = 1e-3
-# Candidates of ``eta='auto'`` (0 is plain kernel ridge), and its value where
-# they cannot be scored cheaply.
+# Candidates of ``eta='auto'`` (0 is plain kernel ridge), and the range of
+# its value where they cannot be scored cheaply.
 _ETA_GRID = (0.0, 0.9, 0.99, 0.999)
-_ETA_FALLBACK = 0.99
+_ETA_FALLBACK = (0.99, 0.9999)
 # ``gamma=None``: the rbf width is this multiple of the typical distance from
 # a row to its ``n_neighbors``-th nearest neighbour.
 _LOCAL_WIDTH = 3.0
@@ -403,15 +403,29 @@ class _BaseSTKR(BaseEstimator):
         """Whether leave-one-out errors are computed (``'auto'`` and 3+ labels)."""
         return (self.alpha == "auto" or self.eta == "auto") and self.n_labeled_ >= 3
 
-    def _eta_candidates(self):
+    def _eta_candidates(self, n_samples):
         """Values of ``eta`` to try on the direct paths of the transform."""
         if self.eta != "auto":
             return (float(self.eta),)
-        return _ETA_GRID if self._scores_candidates() else (_ETA_FALLBACK,)
+        if self._scores_candidates():
+            return _ETA_GRID
+        return (self._default_eta(n_samples),)
 
-    def _fixed_eta(self):
+    def _default_eta(self, n_samples):
+        """``eta='auto'`` without scores: ``1 - n_neighbors / n_samples``, clipped.
+
+        A walk that restarts with probability ``1 - eta`` per step spreads a
+        label over about ``1 / (1 - eta)`` steps; on a graph of
+        ``n_samples / n_neighbors`` neighbourhoods that trace a surface, this
+        is the number of steps a label needs to reach the far side.
+        """
+        low, high = _ETA_FALLBACK
+        return float(np.clip(1.0 - self.n_neighbors / n_samples, low, high))
+
+    def _fixed_eta(self, n_samples):
         """``eta`` of the iterative solvers; sets ``eta_``."""
-        self.eta_ = _ETA_FALLBACK if self.eta == "auto" else float(self.eta)
+        auto = self.eta == "auto"
+        self.eta_ = self._default_eta(n_samples) if auto else float(self.eta)
         return self.eta_
 
     def _choose_beta(self, U, w, Yc):
@@ -588,7 +602,7 @@ class _BaseSTKR(BaseEstimator):
             E = np.zeros((N, labeled.shape[0]))
             E[labeled, np.arange(labeled.shape[0])] = 1.0
             best = None
-            for eta in self._eta_candidates():
+            for eta in self._eta_candidates(N):
                 if eta == 0.0:
                     RE = E
                 else:
@@ -603,7 +617,7 @@ class _BaseSTKR(BaseEstimator):
             self.alpha_ = float(beta / labeled.shape[0])
             return C
 
-        eta = self._fixed_eta()
+        eta = self._fixed_eta(N)
 
         # Rows scaled so that both kinds are O(1): labeled rows divided by N
         # (their kernel term is N times the normalised kernel), unlabeled rows
@@ -689,7 +703,7 @@ class _BaseSTKR(BaseEstimator):
         # candidate eta; the one of smallest leave-one-out error is kept.
         K_lab = func(X[labeled], L)
         etas = (
-            self._eta_candidates()
+            self._eta_candidates(N)
             if self.spectral_transform == "inverse_laplacian"
             else (None,)
         )
@@ -796,8 +810,10 @@ default='inverse_laplacian'
         leave-one-out error over the labeled rows, because how far the labels
         should spread depends on how well the unlabeled rows trace the target;
         on data where they do not, this falls back to kernel ridge. Where
-        ``'auto'`` cannot score the candidates (CG or GMRES, fewer than three
-        labeled rows) it means 0.99. The value used is ``eta_``.
+        ``'auto'`` cannot score the candidates (GMRES, fewer than three
+        labeled rows) it means ``1 - n_neighbors / n_samples`` clipped to
+        [0.99, 0.9999], so that on larger data the labels spread over more
+        steps. The value used is ``eta_``.
     n_components : int, default=64
         Eigenpairs kept by ``'kpca'`` (clipped to ``n_samples - 1``).
     whiten : bool, default=False
