@@ -679,3 +679,108 @@ def test_outliers_removed_many_seeds(kind):
             est = RobustPCA(n_components=1, contamination=eps, random_state=seed)
             est = _fit_quiet(est, X)
             assert _captured(est.components_, params) >= 0.97
+
+
+# ------------------------------------------- PCA's API on clean data (PCA's tests)
+def _clean(n=500, d=6, seed=0):
+    rng = np.random.RandomState(seed)
+    A = rng.standard_normal((d, d))
+    return rng.standard_normal((n, d)) @ A + rng.uniform(-5, 5, size=d)
+
+
+def test_pca_api_matches_pca_on_clean_data():
+    X = _clean()
+    est = RobustPCA(n_components=3, random_state=0).fit(X)
+    assert est.certified_ and est.n_iter_ == 1
+    pca = PCA(n_components=3, svd_solver="covariance_eigh").fit(X)
+    assert est.n_samples_ == pca.n_samples_ == X.shape[0]
+    np.testing.assert_allclose(est.singular_values_, pca.singular_values_, rtol=1e-10)
+    np.testing.assert_allclose(est.get_covariance(), pca.get_covariance(), atol=1e-10)
+    np.testing.assert_allclose(est.get_precision(), pca.get_precision(), atol=1e-10)
+
+
+def test_singular_values_are_norms_of_the_projections():
+    X = _clean(n=300, d=8, seed=1)
+    est = RobustPCA(n_components=4, random_state=0).fit(X)
+    Z = est.fit_transform(X)
+    np.testing.assert_allclose(
+        est.singular_values_, np.linalg.norm(Z, axis=0), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        est.singular_values_ ** 2, est.explained_variance_ * (X.shape[0] - 1),
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("n_components", [2, 6])
+def test_score_samples_is_the_gaussian_density_of_the_model(n_components):
+    from scipy.stats import multivariate_normal
+
+    X = _clean(n=400, d=6, seed=2)
+    est = RobustPCA(n_components=n_components, random_state=0).fit(X)
+    cov, prec = est.get_covariance(), est.get_precision()
+    np.testing.assert_allclose(cov @ prec, np.eye(6), atol=1e-8)
+    ref = multivariate_normal(mean=est.mean_, cov=cov).logpdf(X)
+    np.testing.assert_allclose(est.score_samples(X), ref, rtol=1e-8)
+
+
+def test_score_of_isotropic_data_and_model_selection():
+    # the entropy of the isotropic Gaussian, and a lower score for wider rows
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((1000, 3)) * 0.1 + np.array([3.0, 4.0, 5.0])
+    est = RobustPCA(n_components=2, random_state=0).fit(X)
+    h = -0.5 * np.log(2 * np.pi * np.e * 0.1**2) * 3
+    assert est.score(X) / h == pytest.approx(1.0, rel=5e-2)
+    wider = rng.standard_normal((1000, 3)) * 0.2 + np.array([3.0, 4.0, 5.0])
+    assert est.score(X) > est.score(wider)
+    # rank-one signal plus noise: held-out likelihood peaks at one component
+    lat = rng.standard_normal((400, 1)) * np.array([3.0, 4.0, 5.0])
+    Xall = rng.standard_normal((400, 3)) + lat + np.array([1.0, 0.0, 7.0])
+    scores = [
+        RobustPCA(n_components=k, random_state=0).fit(Xall[:200]).score(Xall[200:])
+        for k in (1, 2, 3)
+    ]
+    assert int(np.argmax(scores)) == 0
+
+
+def test_all_components_zero_noise_variance_and_finite_score():
+    X = _clean(n=100, d=3, seed=3)
+    est = RobustPCA(n_components=3, random_state=0).fit(X)
+    assert est.noise_variance_ == 0
+    assert np.all(np.isfinite(est.score_samples(X)))
+    assert np.all(np.isfinite(est.get_precision()))
+    # fewer rows than features: every component up to min(n, d) is kept,
+    # the variance outside them is round-off and the score stays finite
+    W = np.random.RandomState(0).standard_normal((15, 20))
+    est = RobustPCA(random_state=0).fit(W)
+    assert est.n_components_ == 15
+    assert est.noise_variance_ <= 1e-12 * est.explained_variance_.sum()
+    assert np.isfinite(est.score(W))
+
+
+def test_inverse_transform_recovers_low_rank_data():
+    rng = np.random.RandomState(4)
+    X = rng.standard_normal((300, 2)) @ rng.standard_normal((2, 5)) + 3.0
+    X += 1e-5 * rng.standard_normal(X.shape)
+    est = RobustPCA(n_components=2, random_state=0).fit(X)
+    np.testing.assert_allclose(est.inverse_transform(est.transform(X)), X, atol=1e-3)
+
+
+def test_float32_matches_float64():
+    X = _clean(n=500, d=6, seed=5)
+    e64 = RobustPCA(n_components=3, random_state=0).fit(X)
+    e32 = RobustPCA(n_components=3, random_state=0).fit(X.astype(np.float32))
+    for name in ("components_", "explained_variance_", "singular_values_", "mean_"):
+        assert getattr(e32, name).dtype == np.float32
+        np.testing.assert_allclose(
+            getattr(e32, name), getattr(e64, name), rtol=1e-4, atol=1e-4
+        )
+    assert e32.get_covariance().dtype == np.float32
+    assert e32.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_minimum_number_of_rows():
+    X = _clean(n=9, d=3)
+    with pytest.raises(ValueError, match="RobustPCA.*at least 10"):
+        RobustPCA().fit(X)
+    RobustPCA(random_state=0).fit(_clean(n=10, d=3))

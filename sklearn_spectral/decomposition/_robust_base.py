@@ -169,8 +169,12 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         check_is_fitted(self)
         C = self.components_.astype(np.float64)
         lam, sig = self._model_variances()
-        prec = (C.T * (1.0 / lam - 1.0 / sig)) @ C
-        prec.flat[:: prec.shape[0] + 1] += 1.0 / sig
+        if C.shape[0] < C.shape[1]:
+            prec = (C.T * (1.0 / lam - 1.0 / sig)) @ C
+            prec.flat[:: prec.shape[0] + 1] += 1.0 / sig
+        else:
+            # every direction is a component: no noise term to cancel
+            prec = (C.T / lam) @ C
         return prec.astype(self.components_.dtype, copy=False)
 
     def score_samples(self, X):
