@@ -20,7 +20,25 @@ robustly standardised (median / IQR, ``RobustScaler``) for every method.
 Usage::
 
     python benchmarks/bench_shrinkage_mahalanobis.py --size small|medium|large
+    python benchmarks/bench_shrinkage_mahalanobis.py --grid [--seeds 20]
+        [--n 2000] [--dims 10,30,100] [--params "{'reweight': False}"]
+
+``--grid`` runs the accuracy grid instead: outlier kinds x dimensions x inlier
+correlations, ``--seeds`` draws per cell, ours (at the defaults, or with
+``--params``) and ``MinCovDet`` + ``chi2_p(0.975)`` on the same draws. Per
+cell it prints the mean TPR and FPR of both, the mean paired differences, and
+whether ours matches the MCD: TPR at least and FPR at most the MCD's, each up
+to one paired standard error (so that two equal detectors match); the last
+line counts the cells matched. The rows go to
+``benchmarks/results/shrinkage_mahalanobis_grid.json``.
 """
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 from _runner import Benchmark, main
@@ -164,5 +182,101 @@ bench.add_method("OAS + chi2", _chi2(OAS))
 bench.add_method("classical + chi2", _chi2(EmpiricalCovariance))
 bench.add_method("IsolationForest", _iforest)
 
+# kind -> strength of the grid's outliers (10% of the rows)
+GRID_KINDS = {
+    "shift": 3.0,
+    "minor_axis": 3.0,
+    "point_mass": 3.0,
+    "clusters": 3.0,
+    "scatter": 2.0,
+}
+GRID_CORRELATIONS = [("identity", 0.0), ("ar1", 0.5), ("ar1", 0.9)]
+
+
+def grid(seeds=20, n=2000, dims=(10, 30, 100), params=None, eps=0.1):
+    """The accuracy grid: ours against MinCovDet + chi2, paired by seed."""
+    params = params or {}
+    rows = []
+    header = (
+        "| kind | p | Sigma | TPR ours | TPR MCD | FPR ours | FPR MCD "
+        "| dTPR | dFPR | match | time ratio MCD/ours |"
+    )
+    print(header)
+    print("|---" * 11 + "|")
+    for p in dims:
+        for kind, strength in GRID_KINDS.items():
+            for cov, rho in GRID_CORRELATIONS:
+                res = {"ours": [], "mcd": []}
+                times = {"ours": 0.0, "mcd": 0.0}
+                for seed in range(seeds):
+                    X, truth = make_contaminated_gaussian(
+                        n, p, contamination=eps, outlier_kind=kind,
+                        covariance=cov, rho=rho if cov == "ar1" else 0.5,
+                        strength=strength, random_state=seed,
+                    )
+                    cut = stats.chi2.ppf(0.975, p)
+                    t0 = time.perf_counter()
+                    det = ShrinkageMahalanobisDetector(**params).fit(X)
+                    t1 = time.perf_counter()
+                    mcd = MinCovDet(random_state=seed).fit(X)
+                    t2 = time.perf_counter()
+                    times["ours"] += t1 - t0
+                    times["mcd"] += t2 - t1
+                    for name, flags in (
+                        ("ours", det.dist_ > det.threshold_),
+                        ("mcd", mcd.mahalanobis(X) > cut),
+                    ):
+                        res[name].append(
+                            (np.mean(flags[truth]), np.mean(flags[~truth]))
+                        )
+                ours, ref = np.array(res["ours"]), np.array(res["mcd"])
+                diff = ours - ref
+                se = diff.std(axis=0, ddof=1) / np.sqrt(seeds) if seeds > 1 else 0
+                d_tpr, d_fpr = diff.mean(axis=0)
+                se = np.broadcast_to(se, (2,))
+                match = bool(d_tpr >= -se[0] - 1e-12 and d_fpr <= se[1] + 1e-12)
+                row = dict(
+                    kind=kind, p=p, n=n, covariance=cov, rho=rho, seeds=seeds,
+                    tpr_ours=float(ours[:, 0].mean()), tpr_mcd=float(ref[:, 0].mean()),
+                    fpr_ours=float(ours[:, 1].mean()), fpr_mcd=float(ref[:, 1].mean()),
+                    d_tpr=float(d_tpr), d_fpr=float(d_fpr), match=match,
+                    time_ratio=times["mcd"] / max(times["ours"], 1e-12),
+                )
+                rows.append(row)
+                sigma = "I" if cov == "identity" else f"AR1 {rho}"
+                print(
+                    f"| {kind} | {p} | {sigma} | {row['tpr_ours']:.3f} "
+                    f"| {row['tpr_mcd']:.3f} | {row['fpr_ours']:.3f} "
+                    f"| {row['fpr_mcd']:.3f} | {d_tpr:+.3f} | {d_fpr:+.3f} "
+                    f"| {'yes' if match else 'no'} | {row['time_ratio']:.1f} |",
+                    flush=True,
+                )
+    matched = sum(r["match"] for r in rows)
+    print(f"\nmatched {matched} of {len(rows)} cells ({seeds} seeds, n={n})")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    with open(out / "shrinkage_mahalanobis_grid.json", "w") as f:
+        json.dump({"params": repr(params), "rows": rows}, f, indent=1)
+    return rows
+
+
+def _grid_main(argv):
+    parser = argparse.ArgumentParser(description="accuracy grid against MinCovDet")
+    parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--dims", default="10,30,100")
+    parser.add_argument("--params", default="{}")
+    args = parser.parse_args(argv)
+    grid(
+        seeds=args.seeds, n=args.n,
+        dims=tuple(int(d) for d in args.dims.split(",")),
+        params=ast.literal_eval(args.params),
+    )
+
+
 if __name__ == "__main__":
-    main(bench, CASES, make_data)
+    if "--grid" in sys.argv[1:]:
+        _grid_main(sys.argv[1:])
+    else:
+        main(bench, CASES, make_data)

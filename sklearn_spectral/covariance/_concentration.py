@@ -23,8 +23,15 @@ from sklearn.utils import gen_batches
 _BLOCK_ROWS = 1 << 15
 # Relative eigenvalue floor of a scatter inside the steps (exact fits).
 _STEP_FLOOR = 1e-12
-# C-steps run from every start before the best one is run to convergence.
+# C-steps run from every start before the best one is run to convergence;
+# below _SCREEN_SIZE entries in X, every start runs to convergence.
 _SCREEN_STEPS = 2
+_SCREEN_SIZE = 1 << 20
+# Chi-square quantile of the comedian distance within which the mean of an
+# accepted concentration subset lies.
+_ANCHOR_QUANTILE = 0.975
+# Leading axes of the comedian scatter that give half-space starts.
+_N_AXES = 2
 # Subsets of fewer than this many rows per feature get a shrunk covariance.
 _SHRINK_ROWS_PER_FEATURE = 5
 # Eigenvalue ratio below which a subset's covariance counts as singular.
@@ -107,16 +114,17 @@ def _eigen_scatter(Z, scale, V):
     return 0.5 * (S + S.T)
 
 
-def _deterministic_starts(X, center, *, assume_centered):
+def _deterministic_starts(X, center, S, *, h, assume_centered):
     """Cheap deterministic starts besides the comedian one (DetMCD-style).
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Data without constant columns.
-    center : ndarray of shape (n_features,)
-        Robust centre of the starts (the unshrunk median of the comedian
-        start); 0 when ``assume_centered``.
+    center, S : ndarray
+        The comedian estimate; ``center`` is 0 when ``assume_centered``.
+    h : int
+        Rows of the concentration subsets.
     assume_centered : bool
         As in :class:`ShrinkageComedianCovariance`.
 
@@ -124,9 +132,13 @@ def _deterministic_starts(X, center, *, assume_centered):
     -------
     starts : list of (location, scatter)
         The spatial-sign start (eigenvectors of the spatial-sign covariance of
-        the robustly scaled data, robust variances along them) and the
+        the robustly scaled data, robust variances along them), the
         nearest-half start (mean and covariance of the half of the rows
-        nearest the centre in robustly scaled Euclidean distance).
+        nearest the centre in robustly scaled Euclidean distance), and the
+        half-space starts: mean and covariance of the ``h`` rows of lowest and
+        of highest projection on each of the ``_N_AXES`` leading axes of
+        the correlation matrix of ``S``, which lock onto one cluster when
+        the data have two along an axis (the other starts sit between them).
     """
     n, p = X.shape
     Z = np.asarray(X, dtype=np.float64) - center
@@ -143,11 +155,20 @@ def _deterministic_starts(X, center, *, assume_centered):
         signs = U[keep] / r[keep, None]
         _, V = linalg.eigh(signs.T @ signs)
         starts.append((center, _eigen_scatter(Z, scale, V)))
-    half = np.argpartition(r, (n + 1) // 2 - 1)[: (n + 1) // 2]
-    Zh = Z[half]
-    loc = np.zeros(p) if assume_centered else Zh.mean(axis=0)
-    Zh = Zh - loc
-    starts.append((center + loc, (Zh.T @ Zh) / Zh.shape[0]))
+    subsets = [np.argpartition(r, (n + 1) // 2 - 1)[: (n + 1) // 2]]
+    if h < n:
+        # axes of the correlation form of S: equivariant under column scaling
+        d = np.sqrt(np.maximum(np.diag(S), np.finfo(float).tiny))
+        _, axes = linalg.eigh(S / np.outer(d, d))
+        proj = (Z / d) @ axes[:, ::-1][:, : min(_N_AXES, p)]
+        for t in proj.T:
+            subsets.append(np.argpartition(t, h - 1)[:h])
+            subsets.append(np.argpartition(-t, h - 1)[:h])
+    for subset in subsets:
+        Zh = Z[subset]
+        loc = np.zeros(p) if assume_centered else Zh.mean(axis=0)
+        Zh = Zh - loc
+        starts.append((center + loc, (Zh.T @ Zh) / Zh.shape[0]))
     return starts
 
 
@@ -193,8 +214,11 @@ def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
     """Concentration steps from every start; the lowest determinant wins.
 
     Every start gives its first subset (the ``h`` rows nearest it); each
-    subset runs two C-steps and the one with the lowest determinant then runs
-    until it converges. With ``shrink_scatter``, the covariance of every
+    subset runs C-steps until it converges, or, when X has more than
+    ``_SCREEN_SIZE`` entries, two C-steps, after which the one with the
+    lowest determinant runs until it converges; the lowest determinant wins
+    among the subsets whose mean lies within the comedian estimate's
+    chi-square cut. With ``shrink_scatter``, the covariance of every
     subset is shrunk toward ``m * I`` with one fixed intensity (which keeps
     the determinant falling): :func:`_gated_intensity` of the first subset of
     the first start.
@@ -218,14 +242,27 @@ def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
     delta = 0.0
     if shrink_scatter:
         delta = _gated_intensity(X[first[0]], assume_centered)
-    best = None
+    screen = _SCREEN_STEPS if X.size > _SCREEN_SIZE else max_steps
+    # A subset whose mean lies beyond the chi-square cut of the first start
+    # (the comedian estimate, of bounded influence) is accepted only if no
+    # other is: that rejects subsets built around a far cluster of outliers
+    # (a point mass makes such a subset's determinant small).
+    anchor_loc, anchor_S = starts[0]
+    anchor_L = _cholesky_floored(np.asarray(anchor_S, dtype=np.float64))
+    anchor_cut = float(stats.chi2.ppf(_ANCHOR_QUANTILE, X.shape[1]))
+    best, best_key = None, None
     for subset in first:
         result = _c_steps(
             X, subset, delta=delta, assume_centered=assume_centered,
-            max_steps=_SCREEN_STEPS,
+            max_steps=screen,
         )
-        if best is None or result[2] < best[2]:
-            best = result
+        y = linalg.solve_triangular(anchor_L, result[0] - anchor_loc, lower=True)
+        key = (float(y @ y) > anchor_cut, result[2])
+        if best is None or key < best_key:
+            best, best_key = result, key
+    if screen >= max_steps:
+        location, S, _, subset, d2, n_steps = best
+        return location, S, subset, d2, delta, n_steps
     steps_done = best[5]
     location, S, _, subset, d2, n_steps = _c_steps(
         X, best[3], delta=delta, assume_centered=assume_centered, max_steps=max_steps

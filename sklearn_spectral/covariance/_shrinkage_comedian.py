@@ -559,9 +559,9 @@ def _location_scatter(
 
 
 def _support_size(n, p, support_fraction):
-    """Rows of the concentration subsets: ``(n + p + 1) // 2`` by default."""
+    """Rows of the concentration subsets: ``ceil((n + p + 1) / 2)`` by default."""
     if support_fraction is None:
-        h = (n + p + 1) // 2
+        h = (n + p + 2) // 2
     else:
         h = int(math.ceil(support_fraction * n))
     return min(max(h, min(n, p + 1), 2), n)
@@ -607,10 +607,10 @@ def _refined_estimates(
     n, p = X.shape
     out = {"support": None, "delta": None, "n_csteps": 0}
     if refinement == "concentration":
-        starts = [(center, S)] + _deterministic_starts(
-            X, center, assume_centered=assume_centered
-        )
         h = _support_size(n, p, support_fraction)
+        starts = [(center, S)] + _deterministic_starts(
+            X, center, S, h=h, assume_centered=assume_centered
+        )
         loc, raw, subset, d2, delta, n_csteps = _concentrate(
             X, starts, h=h, shrink_scatter=shrink_scatter,
             assume_centered=assume_centered, max_steps=_MAX_CSTEPS,
