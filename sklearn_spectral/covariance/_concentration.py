@@ -26,7 +26,7 @@ _STEP_FLOOR = 1e-12
 # C-steps run from every start before the best one is run to convergence;
 # below _SCREEN_SIZE entries in X, every start runs to convergence.
 _SCREEN_STEPS = 2
-_SCREEN_SIZE = 1 << 20
+_SCREEN_SIZE = 1 << 18
 # Chi-square quantile of the comedian distance within which the mean of an
 # accepted concentration subset lies.
 _ANCHOR_QUANTILE = 0.975
