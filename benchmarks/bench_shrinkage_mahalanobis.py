@@ -2,8 +2,9 @@
 
 Every method gets the same data and flags outliers with its own rule:
 
-- ours, in several variants (location, shrinkage, intensity, consistency,
-  reweighting, cut-off): ``threshold_`` of the detector;
+- ours, in several variants (refinement, location, shrinkage, intensity,
+  consistency, reweighting, cut-off): ``threshold_`` of the detector; "paper"
+  is ``refinement='none', reweight=False``;
 - ``EllipticEnvelope`` (FastMCD) with ``contamination`` set to the true
   outlier share (0.1 on clean data);
 - ``MinCovDet``, ``LedoitWolf``, ``OAS`` and the classical (empirical)
@@ -161,7 +162,9 @@ def _too_big_for_mcd(case):
 
 bench = Benchmark("shrinkage_mahalanobis", reference="ours", quality=quality)
 bench.add_method("ours", _ours())
-bench.add_method("ours reweight", _ours(reweight=True))
+bench.add_method("ours paper", _ours(refinement="none", reweight=False))
+bench.add_method("ours paper + reweight", _ours(refinement="none"))
+bench.add_method("ours raw (no reweight)", _ours(reweight=False))
 bench.add_method("ours adjusted", _ours(cutoff="adjusted"))
 bench.add_method("ours median", _ours(location="median"))
 bench.add_method(
