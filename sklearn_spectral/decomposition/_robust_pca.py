@@ -451,7 +451,8 @@ class RobustPCA(_BaseRobustPCA):
         certified = True
         filtering = True
         state = 0
-        cache = None  # [state, j0, evals, evecs, squared projections or None]
+        # [state, j0, evals, evecs, squared projections or None, first column]
+        cache = None
         deflation = self.components_strategy == "deflation"
         null_tol = self._null_variance(mom, n_rows)
         live = k  # components with variance above round-off
@@ -460,7 +461,7 @@ class RobustPCA(_BaseRobustPCA):
                 stale = cache is None or cache[0] != state
                 if stale or cache[1] + cache[3].shape[1] <= j:
                     evals, evecs = mom.top(V, min(k - j, d - j), v0)
-                    cache = [state, j, evals, evecs, None]
+                    cache = [state, j, evals, evecs, None, 0]
                 v = cache[3][:, j - cache[1]]
                 if live == k and cache[2][j - cache[1]] <= null_tol:
                     # round-off variance: nothing to certify along this
@@ -468,11 +469,16 @@ class RobustPCA(_BaseRobustPCA):
                     live = j
                 if not filtering or j >= live or (j > 0 and not deflation):
                     break
-                if cache[4] is None:
-                    # one pass over X scores every direction of this eigensolve
-                    cache[4] = mom.project(cache[3])
+                c = j - cache[1]
+                if cache[4] is None or c >= cache[5] + cache[4].shape[1]:
+                    # Right after a filter round only this direction is
+                    # projected (it often fails again); otherwise one pass
+                    # over X scores every remaining direction of the solve.
+                    stop = c + 1 if state and c == 0 else cache[3].shape[1]
+                    cache[4] = mom.project(cache[3][:, c:stop])
                     cache[4] *= cache[4]
-                s = cache[4][:, j - cache[1]]
+                    cache[5] = c
+                s = cache[4][:, c - cache[5]]
                 T = self._tail_share(s, w, eps)
                 if self.verbose:
                     W = float(w.sum())
@@ -535,9 +541,9 @@ class RobustPCA(_BaseRobustPCA):
                 cache is not None
                 and cache[0] == state
                 and cache[4] is not None
-                and cache[1] <= live
+                and 0 <= live - cache[1] - cache[5] <= cache[4].shape[1]
             ):
-                j0 = cache[1]
+                j0 = cache[1] + cache[5]
                 S = np.empty((mom.n, live))
                 S[:, j0:] = cache[4][:, : live - j0]
                 if j0:
