@@ -117,22 +117,11 @@ def affinity_from_features(
     """
     pre = message_prefix(estimator_name)
     X = check_array(X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
-    n_samples = X.shape[0]
     if affinity == "nearest_neighbors":
-        if (
-            not isinstance(n_neighbors, numbers.Integral)
-            or isinstance(n_neighbors, bool)
-            or n_neighbors < 1
-        ):
-            raise ValueError(
-                f"{pre}n_neighbors must be a positive integer, got {n_neighbors!r}."
-            )
-        if n_neighbors > n_samples:
-            raise ValueError(
-                f"{pre}n_neighbors={n_neighbors} must be at most "
-                f"n_samples={n_samples} (each point counts as its own neighbour)."
-            )
-        connectivity = knn_graph(X, n_neighbors, n_threads=n_jobs)
+        # knn_graph checks n_neighbors against the rows, under the same prefix
+        connectivity = knn_graph(
+            X, n_neighbors, n_threads=n_jobs, estimator_name=estimator_name
+        )
         A = 0.5 * (connectivity + connectivity.T)
         A = sparse.csr_matrix(A, dtype=np.float64)
         A.sum_duplicates()
