@@ -602,11 +602,12 @@ class _BaseSTKR(BaseEstimator):
             E = np.zeros((N, labeled.shape[0]))
             E[labeled, np.arange(labeled.shape[0])] = 1.0
             best = None
+            R = np.empty_like(K)  # refilled for each candidate, factorised in place
             for eta in self._eta_candidates(N):
                 if eta == 0.0:
                     RE = E
                 else:
-                    R = -(eta / N) * K
+                    np.multiply(K, -eta / N, out=R)
                     R.flat[:: N + 1] += 1.0
                     factor = linalg.cho_factor(R, overwrite_a=True)
                     RE = linalg.cho_solve(factor, E)
@@ -708,9 +709,9 @@ class _BaseSTKR(BaseEstimator):
             else (None,)
         )
         best = None
+        MV = np.sqrt(scale) * (M @ V)
         for eta in etas:
-            D = np.sqrt(self._spectral_weights(lam * scale, eta))
-            P_eta = np.sqrt(scale) * (M @ V) * D
+            P_eta = MV * np.sqrt(self._spectral_weights(lam * scale, eta))
             w_eta, beta, err = self._primal_ridge(K_lab @ P_eta, Yc)
             if best is None or err < best[0]:
                 best = (err, eta, beta, P_eta, w_eta)
