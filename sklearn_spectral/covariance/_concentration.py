@@ -40,15 +40,18 @@ _SINGULAR = 1e-10
 _C = 1.0 / stats.norm.ppf(0.75) ** 2
 
 
-def _cholesky_floored(S):
-    """Lower Cholesky factor of S, its eigenvalues floored if S is singular."""
+def _cholesky_floored(S, floor=_STEP_FLOOR):
+    """Lower Cholesky factor of S, its eigenvalues floored if S is singular.
+
+    The floor is ``floor`` times the mean absolute eigenvalue.
+    """
     S = 0.5 * (S + S.T)
     try:
         return linalg.cholesky(S, lower=True, check_finite=False)
     except linalg.LinAlgError:
         evals, evecs = linalg.eigh(S)
         level = max(float(np.mean(np.abs(evals))), np.finfo(float).tiny)
-        evals = np.maximum(evals, _STEP_FLOOR * level)
+        evals = np.maximum(evals, floor * level)
         return linalg.cholesky((evecs * evals) @ evecs.T, lower=True)
 
 

@@ -34,6 +34,8 @@ from ..utils._threading import single_threaded_blas
 from ..utils.validation import message_prefix
 from ._comedian import _comedian, _row_median_mad
 from ._concentration import (
+    _C,
+    _cholesky_floored,
     _concentrate,
     _consistency_factor,
     _deterministic_starts,
@@ -42,9 +44,8 @@ from ._concentration import (
 
 __all__ = ["ShrinkageComedianCovariance"]
 
-# 1 / Phi^{-1}(3/4)^2: makes the squared MAD (and the diagonal comedian) a
-# consistent variance at the normal.
-_C = 1.0 / stats.norm.ppf(0.75) ** 2
+# _C (1 / Phi^{-1}(3/4)^2, from _concentration) makes the squared MAD and the
+# diagonal comedian consistent variances at the normal.
 # sqrt(pi / 2): makes the mean absolute deviation a consistent standard
 # deviation at the normal (the fallback scale of zero-MAD columns).
 _MEAN_ABS_SCALE = math.sqrt(math.pi / 2.0)
@@ -484,14 +485,7 @@ def _floor_eigenvalues(cov, estimator=None):
 
 def _mahalanobis_sq(X, location, covariance):
     """Squared Mahalanobis distances by a Cholesky solve, by blocks of rows."""
-    cov = np.asarray(covariance, dtype=np.float64)
-    try:
-        chol = linalg.cholesky(cov, lower=True)
-    except linalg.LinAlgError:
-        evals, evecs = linalg.eigh(cov)
-        floor = _EIG_FLOOR * max(float(np.mean(np.abs(evals))), np.finfo(float).tiny)
-        evals = np.maximum(evals, floor)
-        chol = linalg.cholesky((evecs * evals) @ evecs.T, lower=True)
+    chol = _cholesky_floored(np.asarray(covariance, dtype=np.float64), _EIG_FLOOR)
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     chol = chol.astype(dtype, copy=False)
     loc = np.asarray(location, dtype=dtype)
