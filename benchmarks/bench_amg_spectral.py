@@ -38,7 +38,16 @@ Graphs:
   0.5 (29,184 px) and 1 (116,352 px) with K = 25 as in the example. No
   ground truth: ARI and NMI are empty;
 * the 10-nearest-neighbour graph of scikit-learn's digits (1,797 points,
-  K = 10), built by ``affinity_from_features`` (symmetrised connectivity).
+  K = 10), built by ``affinity_from_features`` (symmetrised connectivity);
+* from features (``blobs``): ``make_blobs(n, d, centers=5, cluster_std=2.0,
+  random_state=0)`` at n = 5e4 and 1e5 rows with d = 10 and 50 features
+  (medium and large; 3,000 x 10 in the small run). Every method starts from
+  the feature vectors, as a user calls it, and its time includes its kNN
+  graph: ``AMGSpectralClustering(5, affinity="nearest_neighbors",
+  n_neighbors=10)`` against ``SpectralClustering(5,
+  affinity="nearest_neighbors", n_neighbors=10, eigen_solver=...,
+  n_jobs=-1)`` (``kneighbors_graph`` on all threads). The quality columns
+  score every labelling on the same symmetrised 10-nearest-neighbour graph.
 
 Quality columns: ARI and NMI against the planted labels, the modularity of the
 labelling, the mean and the largest conductance ``cut(S) / min(vol S,
@@ -84,6 +93,7 @@ Expect a large run to take about an hour on 2 cores with 3 repeats
     python benchmarks/bench_amg_spectral.py --knn --size medium [--threads N]
     python benchmarks/bench_amg_spectral.py --size medium --graphs sbm --n 100000 \
         --methods amg
+    python benchmarks/bench_amg_spectral.py --size medium --graphs blobs --repeats 1
 """
 
 import argparse
@@ -124,12 +134,24 @@ def _sbm_case(n, mixing=None):
 
 
 _DIGITS = dict(graph="digits kNN", n=1_797, n_clusters=10, n_neighbors=10)
+BLOBS_K = 5
+BLOBS_STD = 2.0
+BLOBS_NEIGHBORS = 10
+
+
+def _blobs_case(n, n_features):
+    return dict(graph="blobs", n=n, n_features=n_features, n_clusters=BLOBS_K,
+                n_neighbors=BLOBS_NEIGHBORS)
+
+
+_BLOBS = [_blobs_case(n, d) for n in (50_000, 100_000) for d in (10, 50)]
 
 CASES = {
     "small": [
         _sbm_case(2_000),
         _DIGITS,
         dict(graph="coins", n=4_697, n_clusters=8, scale=0.2),
+        _blobs_case(3_000, 10),
     ],
     "medium": [
         _sbm_case(10_000),
@@ -137,6 +159,7 @@ CASES = {
         _sbm_case(100_000, mixing=HARD_MIXING),
         _DIGITS,
         dict(graph="coins", n=29_184, n_clusters=25, scale=0.5),
+        *_BLOBS,
     ],
     "large": [
         _sbm_case(10_000),
@@ -146,6 +169,7 @@ CASES = {
         _DIGITS,
         dict(graph="coins", n=29_184, n_clusters=25, scale=0.5),
         dict(graph="coins", n=116_352, n_clusters=25, scale=1.0),
+        *_BLOBS,
     ],
 }
 MAX_TIME = {"small": 60.0, "medium": 300.0, "large": 600.0}
@@ -164,6 +188,8 @@ class GraphData(NamedTuple):
     y: np.ndarray | None  # planted labels, None without ground truth
     attributes: np.ndarray | None  # SBM vertex attributes
     n_clusters: int
+    X: np.ndarray | None = None  # feature vectors: methods start from these
+    n_neighbors: int | None = None  # of the kNN affinity built from X
 
 
 # --------------------------------------------------------------------------
@@ -196,8 +222,18 @@ def coins_graph(scale):
     return sparse.csr_matrix(graph)
 
 
+def blobs(n, n_features, n_clusters, n_neighbors):
+    """Gaussian blobs as feature vectors, with their kNN affinity for scoring."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n, n_features, centers=n_clusters, cluster_std=BLOBS_STD,
+                      random_state=0)
+    A = affinity_from_features(X, "nearest_neighbors", n_neighbors=n_neighbors)
+    return GraphData(sparse.csr_matrix(A), y, None, n_clusters, X, n_neighbors)
+
+
 def make_data(graph, n, n_clusters, mean_degree=None, n_neighbors=None, scale=None,
-              mixing=None):
+              mixing=None, n_features=None):
     if graph == "sbm":
         data = sbm(n, n_clusters, mean_degree, mixing)
     elif graph == "digits kNN":
@@ -206,6 +242,8 @@ def make_data(graph, n, n_clusters, mean_degree=None, n_neighbors=None, scale=No
         data = GraphData(sparse.csr_matrix(A), y, None, n_clusters)
     elif graph == "coins":
         data = GraphData(coins_graph(scale), None, None, n_clusters)
+    elif graph == "blobs":
+        data = blobs(n, n_features, n_clusters, n_neighbors)
     else:
         raise ValueError(f"unknown graph {graph!r}")
     if data.A.shape[0] != n:
@@ -273,25 +311,43 @@ def phase_times(model):
 
 
 def ours(data, with_attributes=False, **params):
-    model = AMGSpectralClustering(
-        data.n_clusters, affinity="precomputed", random_state=0, **params
-    )
+    if data.X is not None:
+        model = AMGSpectralClustering(
+            data.n_clusters, affinity="nearest_neighbors",
+            n_neighbors=data.n_neighbors, random_state=0, **params,
+        )
+        X = data.X
+    else:
+        model = AMGSpectralClustering(
+            data.n_clusters, affinity="precomputed", random_state=0, **params
+        )
+        X = data.A
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # disconnected kNN graphs
-        model.fit(data.A, attributes=data.attributes if with_attributes else None)
+        model.fit(X, attributes=data.attributes if with_attributes else None)
     return model
 
 
 def sklearn_spectral(solver):
     def fit(data):
-        model = SpectralClustering(
-            data.n_clusters, affinity="precomputed", eigen_solver=solver,
-            random_state=0, assign_labels="kmeans",
-        )
+        if data.X is not None:
+            # As a user calls it on features: its own kNN graph, all threads.
+            model = SpectralClustering(
+                data.n_clusters, affinity="nearest_neighbors",
+                n_neighbors=data.n_neighbors, eigen_solver=solver,
+                random_state=0, assign_labels="kmeans", n_jobs=-1,
+            )
+            X = data.X
+        else:
+            model = SpectralClustering(
+                data.n_clusters, affinity="precomputed", eigen_solver=solver,
+                random_state=0, assign_labels="kmeans",
+            )
+            X = data.A
         with warnings.catch_warnings():
             # "graph is not fully connected", lobpcg's non-convergence
             warnings.simplefilter("ignore", UserWarning)
-            return model.fit(data.A).labels_
+            return model.fit(X).labels_
 
     return fit
 
@@ -353,7 +409,9 @@ bench.add_method(
     "Louvain (networkx)",
     louvain,
     skip=lambda case: (
-        f"n > {LOUVAIN_LIMIT:,}: pure Python" if case["n"] > LOUVAIN_LIMIT else None
+        f"n > {LOUVAIN_LIMIT:,}: pure Python" if case["n"] > LOUVAIN_LIMIT
+        else "from features: a graph method" if case["graph"] == "blobs"
+        else None
     ),
 )
 
@@ -641,7 +699,7 @@ def _own_parser():
                        help="only methods whose name contains one of these "
                        "(comma-separated; 'ours' is always run)")
     group.add_argument("--graphs", type=_names, default=None,
-                       help="only these graphs: sbm, digits, coins")
+                       help="only these graphs: sbm, digits, coins, blobs")
     group.add_argument("--n", type=_sizes, default=None, dest="only_n",
                        help="only cases with these n (comma-separated)")
     return parser
