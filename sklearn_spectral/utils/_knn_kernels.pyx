@@ -1,15 +1,28 @@
-"""Exact k-nearest-neighbour search on a kd-tree, leaf against leaf.
+"""Exact k-nearest-neighbour search: a kd-tree, and blocked brute force.
 
-The tree (built in :mod:`sklearn_spectral.utils.neighbors`) is a complete
-binary tree over the rows in tree order: node ``i`` holds rows
-``start[i]:end[i]``, its children are ``2 i + 1`` and ``2 i + 2``, and
-``lo[i]``, ``hi[i]`` bound its rows. The query points are the tree's own
-rows, so the search runs per query leaf: one depth-first walk from the root
-serves all rows of the leaf, pruned by the box-to-box distance against the
-largest current k-th distance of the leaf, then per row by the point-to-box
-distance. The leaves spread over the threads (``prange``, dynamic schedule);
-each row's result is written by one thread only and does not depend on the
-thread count.
+The tree is a complete binary tree over the rows in tree order: node ``i``
+holds rows ``start[i]:end[i]``, its children are ``2 i + 1`` and ``2 i + 2``,
+and ``lo[i]``, ``hi[i]`` bound its rows. :func:`_build_kdtree` builds it
+level by level, the nodes of a level in parallel: each node is split at the
+median of its widest coordinate by a quickselect on its slice of ``order``.
+
+The query points are the tree's own rows, so the search runs per query
+leaf. The leaf is first compared with itself, which gives every row a
+finite k-th distance at once; then one depth-first walk from the root,
+nearer child first, serves all rows of the leaf, pruned by the box-to-box
+distance against the largest current k-th distance of the leaf, then per
+row by the point-to-box distance. A candidate leaf's coordinates are read
+column by column (the transposed rows ``XT``), so the squared distances
+from one row to all rows of a leaf accumulate in a loop the compiler
+vectorises. The leaves spread over the threads (``prange``, dynamic
+schedule); each row's result is written by one thread only and does not
+depend on the thread count.
+
+Many features: :func:`_brute_kneighbors` compares blocks of rows with
+blocks of candidates through one-threaded ``sgemm`` calls, blocks spread
+over the threads; the single-precision inner products give a lower bound
+on each squared distance, and only candidates that pass it against a row's
+current k-th distance are compared exactly, in float64.
 """
 
 from cython cimport floating
@@ -17,6 +30,122 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
+from scipy.linalg.cython_blas cimport sgemm
+
+
+# --------------------------------------------------------------------------
+# Tree build
+
+
+# Columns of padding after the last row of the transposed rows.
+_PAD = 8
+
+
+cdef void _node_box(const floating[:, ::1] X, const int64_t* rows,
+                    Py_ssize_t count, double* lo, double* hi) noexcept nogil:
+    """Bounding box of ``count`` rows of ``X``."""
+    cdef Py_ssize_t d = X.shape[1], i, f
+    cdef double v
+    for f in range(d):
+        lo[f] = INFINITY
+        hi[f] = -INFINITY
+    for i in range(count):
+        for f in range(d):
+            v = X[rows[i], f]
+            if v < lo[f]:
+                lo[f] = v
+            if v > hi[f]:
+                hi[f] = v
+
+
+cdef void _select(const floating[:, ::1] X, int64_t* rows, Py_ssize_t count,
+                  Py_ssize_t kth, Py_ssize_t dim) noexcept nogil:
+    """Reorder ``rows`` so that ``rows[kth]`` has the ``kth`` smallest
+    coordinate ``dim``, smaller or equal ones before it, larger or equal ones
+    after (Hoare quickselect, median-of-three pivot)."""
+    cdef Py_ssize_t left = 0, right = count - 1, i, j, mid
+    cdef double pivot, a, b, c
+    cdef int64_t tmp
+    while right > left:
+        mid = left + (right - left) // 2
+        a = X[rows[left], dim]
+        b = X[rows[mid], dim]
+        c = X[rows[right], dim]
+        if (a <= b) == (b <= c):
+            pivot = b
+        elif (b <= a) == (a <= c):
+            pivot = a
+        else:
+            pivot = c
+        i = left
+        j = right
+        while i <= j:
+            while X[rows[i], dim] < pivot:
+                i += 1
+            while X[rows[j], dim] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = rows[i]
+                rows[i] = rows[j]
+                rows[j] = tmp
+                i += 1
+                j -= 1
+        if kth <= j:
+            right = j
+        elif kth >= i:
+            left = i
+        else:
+            return
+
+
+def _build_kdtree(const floating[:, ::1] X, int64_t[::1] order,
+                  int64_t[::1] start, int64_t[::1] end, double[:, ::1] lo,
+                  double[:, ::1] hi, Py_ssize_t n_levels, int n_threads):
+    """A balanced kd-tree, split at the median of the widest coordinate.
+
+    Parameters
+    ----------
+    X : (n, d) floating, IN
+    order : (n,) int64, IN ``arange(n)``, OUT the rows in tree order
+    start, end : (n_nodes,) int64, OUT, row range (tree order) of each node
+    lo, hi : (n_nodes, d) float64, OUT, bounding box of each node
+    n_levels : int, IN, levels of the complete tree
+        (``n_nodes = 2^n_levels - 1``)
+    n_threads : int, IN
+    """
+    cdef Py_ssize_t d = X.shape[1], level, first, last, node, s, e, mid, f
+    cdef Py_ssize_t dim
+    cdef double width, best
+    start[0] = 0
+    end[0] = X.shape[0]
+    with nogil:
+        for level in range(n_levels):
+            first = (1 << level) - 1
+            last = (1 << (level + 1)) - 1
+            for node in prange(first, last, schedule="dynamic",
+                               num_threads=n_threads if level > 2 else 1):
+                s = start[node]
+                e = end[node]
+                _node_box(X, &order[s], e - s, &lo[node, 0], &hi[node, 0])
+                if level == n_levels - 1:
+                    continue
+                dim = 0
+                best = -1.0
+                for f in range(d):
+                    width = hi[node, f] - lo[node, f]
+                    if width > best:
+                        best = width
+                        dim = f
+                mid = (s + e) // 2
+                _select(X, &order[s], e - s, mid - s, dim)
+                start[2 * node + 1] = s
+                end[2 * node + 1] = mid
+                start[2 * node + 2] = mid
+                end[2 * node + 2] = e
+
+
+# --------------------------------------------------------------------------
+# Tree search
 
 
 cdef inline double _box_gap(const double* lo1, const double* hi1,
@@ -34,7 +163,7 @@ cdef inline double _box_gap(const double* lo1, const double* hi1,
     return s
 
 
-cdef inline double _point_gap(const floating* x, const double* lo,
+cdef inline double _point_gap(const double* x, const double* lo,
                               const double* hi, Py_ssize_t d) noexcept nogil:
     """Squared distance from a point to a box."""
     cdef double s = 0.0, g
@@ -86,45 +215,118 @@ cdef void _sort_row(double* dist, int64_t* ind, Py_ssize_t k) noexcept nogil:
         ind[b + 1] = iv
 
 
-cdef void _query_leaf(const floating[:, ::1] X, const int64_t[::1] start,
+cdef void _scan_leaf(const double[:, ::1] XT, const double* qT,
+                     Py_ssize_t width, Py_ssize_t qs, Py_ssize_t qe,
+                     Py_ssize_t ps, Py_ssize_t pe, const double* lo,
+                     const double* hi, bint check_box, Py_ssize_t k,
+                     double[:, ::1] dist, int64_t[:, ::1] ind,
+                     double* gap) noexcept nogil:
+    """Offer the rows ``ps:pe`` to the heaps of the rows ``qs:qe``.
+
+    ``qT[f * width + i]`` is coordinate ``f`` of row ``qs + i``. ``XT`` has
+    ``_PAD`` columns past the last row, so that candidates are read four
+    at a time.
+    """
+    cdef Py_ssize_t d = XT.shape[0], mq = qe - qs, q, i, j, jj, f
+    cdef Py_ssize_t m = pe - ps
+    cdef const double* col
+    cdef double* heap
+    cdef double xf, t0, t1, t2, t3, t4, t5, t6, t7, g, h, lof, hif
+    cdef double a0, a1, a2, a3, a4, a5, a6, a7
+    cdef double acc[8]
+    if check_box:
+        # Point-to-box distances of all the rows at once, coordinates in
+        # the outer loop so that the inner one vectorises.
+        for i in range(mq):
+            gap[i] = 0.0
+        for f in range(d):
+            lof = lo[f]
+            hif = hi[f]
+            for i in range(mq):
+                xf = qT[f * width + i]
+                g = lof - xf
+                h = xf - hif
+                g = g if g > h else h
+                g = g if g > 0.0 else 0.0
+                gap[i] = gap[i] + g * g
+    for i in range(mq):
+        q = qs + i
+        heap = &dist[q, 0]
+        if check_box and gap[i] > heap[0]:
+            continue
+        # Four candidates at a time, their partial sums in registers; each
+        # distance sums its coordinates in order.
+        for j in range(0, m, 8):
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+            for f in range(d):
+                xf = qT[f * width + i]
+                col = &XT[f, ps + j]
+                t0 = xf - col[0]
+                t1 = xf - col[1]
+                t2 = xf - col[2]
+                t3 = xf - col[3]
+                t4 = xf - col[4]
+                t5 = xf - col[5]
+                t6 = xf - col[6]
+                t7 = xf - col[7]
+                a0 = a0 + t0 * t0
+                a1 = a1 + t1 * t1
+                a2 = a2 + t2 * t2
+                a3 = a3 + t3 * t3
+                a4 = a4 + t4 * t4
+                a5 = a5 + t5 * t5
+                a6 = a6 + t6 * t6
+                a7 = a7 + t7 * t7
+            acc[0] = a0
+            acc[1] = a1
+            acc[2] = a2
+            acc[3] = a3
+            acc[4] = a4
+            acc[5] = a5
+            acc[6] = a6
+            acc[7] = a7
+            for jj in range(min(8, m - j)):
+                if acc[jj] < heap[0]:
+                    _heap_replace_top(heap, &ind[q, 0], k, acc[jj], ps + j + jj)
+
+
+cdef void _query_leaf(const double[:, ::1] XT, const int64_t[::1] start,
                       const int64_t[::1] end, const double[:, ::1] lo,
                       const double[:, ::1] hi, Py_ssize_t leaf,
                       Py_ssize_t first_leaf, Py_ssize_t k, double[:, ::1] dist,
-                      int64_t[:, ::1] ind, int64_t* stack) noexcept nogil:
-    cdef Py_ssize_t d = X.shape[1]
+                      int64_t[:, ::1] ind, int64_t* stack, double* qT,
+                      Py_ssize_t width, double* gap) noexcept nogil:
+    cdef Py_ssize_t d = XT.shape[0]
     cdef Py_ssize_t qs = start[leaf], qe = end[leaf], q, p, f, top, node
     cdef Py_ssize_t c1, c2
-    cdef double bound = INFINITY, gap, g1, g2, dd, t
-    cdef const floating* xq
-    cdef const floating* xp
-    cdef double* heap
+    cdef double bound, box, g1, g2
     for q in range(qs, qe):
         for p in range(k):
             dist[q, p] = INFINITY
             ind[q, p] = -1
+        for f in range(d):
+            qT[f * width + q - qs] = XT[f, q]
+    # The leaf itself first: every row gets a finite k-th distance (when the
+    # leaf holds k rows) before the walk prunes anything.
+    _scan_leaf(XT, qT, width, qs, qe, qs, qe, &lo[leaf, 0], &hi[leaf, 0], False,
+               k, dist, ind, gap)
+    bound = 0.0
+    for q in range(qs, qe):
+        if dist[q, 0] > bound:
+            bound = dist[q, 0]
     stack[0] = 0
     top = 1
     while top > 0:
         top -= 1
         node = stack[top]
-        gap = _box_gap(&lo[leaf, 0], &hi[leaf, 0], &lo[node, 0], &hi[node, 0], d)
-        if gap > bound:
+        if node == leaf:
+            continue
+        box = _box_gap(&lo[leaf, 0], &hi[leaf, 0], &lo[node, 0], &hi[node, 0], d)
+        if box > bound:
             continue
         if node >= first_leaf:
-            for q in range(qs, qe):
-                heap = &dist[q, 0]
-                xq = &X[q, 0]
-                if node != leaf and _point_gap(xq, &lo[node, 0], &hi[node, 0],
-                                               d) > heap[0]:
-                    continue
-                for p in range(start[node], end[node]):
-                    xp = &X[p, 0]
-                    dd = 0.0
-                    for f in range(d):
-                        t = <double>xq[f] - <double>xp[f]
-                        dd = dd + t * t
-                    if dd < heap[0]:
-                        _heap_replace_top(heap, &ind[q, 0], k, dd, p)
+            _scan_leaf(XT, qT, width, qs, qe, start[node], end[node],
+                       &lo[node, 0], &hi[node, 0], True, k, dist, ind, gap)
             bound = 0.0
             for q in range(qs, qe):
                 if dist[q, 0] > bound:
@@ -132,9 +334,19 @@ cdef void _query_leaf(const floating[:, ::1] X, const int64_t[::1] start,
         else:
             c1 = 2 * node + 1
             c2 = c1 + 1
-            g1 = _box_gap(&lo[leaf, 0], &hi[leaf, 0], &lo[c1, 0], &hi[c1, 0], d)
-            g2 = _box_gap(&lo[leaf, 0], &hi[leaf, 0], &lo[c2, 0], &hi[c2, 0], d)
-            # The nearer child goes on top of the stack, so it is walked first.
+            # The nearer child goes on top of the stack, so it is walked
+            # first; the query leaf's own side wins a tie.
+            if start[c2] <= qs < end[c2]:
+                g1 = 1.0
+                g2 = 0.0
+            elif start[c1] <= qs < end[c1]:
+                g1 = 0.0
+                g2 = 1.0
+            else:
+                g1 = _box_gap(&lo[leaf, 0], &hi[leaf, 0], &lo[c1, 0],
+                              &hi[c1, 0], d)
+                g2 = _box_gap(&lo[leaf, 0], &hi[leaf, 0], &lo[c2, 0],
+                              &hi[c2, 0], d)
             if g1 <= g2:
                 stack[top] = c2
                 stack[top + 1] = c1
@@ -146,15 +358,16 @@ cdef void _query_leaf(const floating[:, ::1] X, const int64_t[::1] start,
         _sort_row(&dist[q, 0], &ind[q, 0], k)
 
 
-def _kdtree_kneighbors(const floating[:, ::1] X, const int64_t[::1] start,
+def _kdtree_kneighbors(const double[:, ::1] XT, const int64_t[::1] start,
                        const int64_t[::1] end, const double[:, ::1] lo,
                        const double[:, ::1] hi, Py_ssize_t n_levels,
                        double[:, ::1] dist, int64_t[:, ::1] ind, int n_threads):
-    """The k nearest rows of every row of ``X`` (tree order), self included.
+    """The k nearest rows of every row (tree order), self included.
 
     Parameters
     ----------
-    X : (n, d) floating, IN, the rows in tree order
+    XT : (d, n + _PAD) float64, IN, the rows in tree order, transposed,
+        then ``_PAD`` columns of padding
     start, end : (n_nodes,) int64, IN, row range of each node
     lo, hi : (n_nodes, d) float64, IN, bounding box of each node
     n_levels : int, IN, levels of the complete tree (``n_nodes = 2^n_levels - 1``)
@@ -163,14 +376,116 @@ def _kdtree_kneighbors(const floating[:, ::1] X, const int64_t[::1] start,
         row first among equal distances that were both kept)
     n_threads : int, IN
     """
-    cdef Py_ssize_t n_nodes = start.shape[0]
+    cdef Py_ssize_t n_nodes = start.shape[0], d = XT.shape[0]
     cdef Py_ssize_t first_leaf = (n_nodes - 1) // 2
-    cdef Py_ssize_t k = dist.shape[1], leaf
+    cdef Py_ssize_t k = dist.shape[1], leaf, width = 1
     cdef int64_t* stack
+    cdef double* qT
+    cdef double* gap
+    for leaf in range(first_leaf, n_nodes):
+        width = max(width, end[leaf] - start[leaf])
     with nogil:
         for leaf in prange(first_leaf, n_nodes, schedule="dynamic",
                            num_threads=n_threads):
             stack = <int64_t*> malloc((2 * n_levels + 2) * sizeof(int64_t))
-            _query_leaf(X, start, end, lo, hi, leaf, first_leaf, k, dist, ind,
-                        stack)
+            qT = <double*> malloc(width * d * sizeof(double))
+            gap = <double*> malloc(width * sizeof(double))
+            _query_leaf(XT, start, end, lo, hi, leaf, first_leaf, k, dist, ind,
+                        stack, qT, width, gap)
+            free(gap)
+            free(qT)
             free(stack)
+
+
+# --------------------------------------------------------------------------
+# Blocked brute force
+
+
+cdef void _brute_block(const double[:, ::1] X, const float[:, ::1] Xf,
+                       const double[::1] shifted, const float[::1] shiftedf,
+                       Py_ssize_t qs, Py_ssize_t qe,
+                       Py_ssize_t chunk, double[:, ::1] dist,
+                       int64_t[:, ::1] ind, float* G) noexcept nogil:
+    """The k nearest rows of the rows ``qs:qe``, over all rows."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = dist.shape[1]
+    cdef Py_ssize_t q, p, j, f, ps, m, jb, je, passed
+    cdef int im, iq = <int> (qe - qs), id_ = <int> d
+    cdef float one = 1.0, zero = 0.0, two = 2.0, thr
+    cdef double t, dd
+    cdef double* heap
+    cdef float* row
+    for q in range(qs, qe):
+        for j in range(k):
+            dist[q, j] = INFINITY
+            ind[q, j] = -1
+    ps = 0
+    while ps < n:
+        m = min(chunk, n - ps)
+        im = <int> m
+        # G (iq x m, row-major) = Xf[qs:qe] Xf[ps:ps + m]^T: in column-major
+        # terms, the (m x iq) product of the candidates' and the queries'
+        # coordinate columns.
+        sgemm(b"T", b"N", &im, &iq, &id_, &one, <float*> &Xf[ps, 0], &id_,
+              <float*> &Xf[qs, 0], &id_, &zero, G, &im)
+        for q in range(qs, qe):
+            heap = &dist[q, 0]
+            row = &G[(q - qs) * m]
+            for jb in range(0, m, 64):
+                je = min(m, jb + 64)
+                # A lower bound on each exact squared distance, in float32:
+                # first only counted (a loop that vectorises), since after
+                # the first chunks few rows pass it.
+                thr = <float> (heap[0] - shifted[q])
+                passed = 0
+                for j in range(jb, je):
+                    passed = passed + (shiftedf[ps + j] - two * row[j] < thr)
+                if passed == 0:
+                    continue
+                for j in range(jb, je):
+                    if shiftedf[ps + j] - two * row[j] < thr:
+                        p = ps + j
+                        dd = 0.0
+                        for f in range(d):
+                            t = X[q, f] - X[p, f]
+                            dd = dd + t * t
+                        if dd < heap[0]:
+                            _heap_replace_top(heap, &ind[q, 0], k, dd, p)
+                            thr = <float> (heap[0] - shifted[q])
+        ps += m
+    for q in range(qs, qe):
+        _sort_row(&dist[q, 0], &ind[q, 0], k)
+
+
+def _brute_kneighbors(const double[:, ::1] X, const float[:, ::1] Xf,
+                      const double[::1] shifted, const float[::1] shiftedf,
+                      double[:, ::1] dist,
+                      int64_t[:, ::1] ind, int n_threads):
+    """The k nearest rows of every row of ``X``, self included, by blocks.
+
+    Inner products of the rows come in single precision from ``sgemm``
+    (``Xf``, the centred rows in float32); ``shifted[i]`` is ``(1 - c)
+    ||Xf_i||^2``, ``c`` a bound on the relative rounding error, so that
+    ``shifted[q] + shifted[p] - 2 <Xf_q, Xf_p>`` is below the exact squared
+    distance of rows ``q`` and ``p`` (also when evaluated in float32). Rows
+    that pass that bound are compared exactly, from ``X`` in float64. Must
+    run under a one-thread BLAS limit: each thread calls ``sgemm``.
+
+    Parameters
+    ----------
+    X : (n, d) float64, IN
+    Xf : (n, d) float32, IN, the rows of ``X`` centred, in float32
+    shifted : (n,) float64, IN
+    shiftedf : (n,) float32, IN, ``shifted`` rounded down to float32
+    dist : (n, k) float64, OUT, squared distances, ascending per row
+    ind : (n, k) int64, OUT, row of each neighbour
+    n_threads : int, IN
+    """
+    cdef Py_ssize_t n = X.shape[0], block = 128, chunk = 2048
+    cdef Py_ssize_t n_blocks = (n + block - 1) // block, b
+    cdef float* G
+    with nogil:
+        for b in prange(n_blocks, schedule="dynamic", num_threads=n_threads):
+            G = <float*> malloc(block * chunk * sizeof(float))
+            _brute_block(X, Xf, shifted, shiftedf, b * block,
+                         min(n, (b + 1) * block), chunk, dist, ind, G)
+            free(G)

@@ -1,10 +1,12 @@
 """Exact k-nearest-neighbour graphs of feature vectors.
 
 One builder for every estimator that needs a kNN graph. Dense inputs of few
-features go to a kd-tree of this package (``_knn_kernels``), searched leaf
-against leaf on all OpenMP threads; many features, or sparse input, go to
-scikit-learn's brute-force search (blocked distance computations through
-BLAS, itself multithreaded), where a tree no longer prunes.
+features go to a kd-tree of this package (``_knn_kernels``), built and
+searched leaf against leaf on all OpenMP threads; dense inputs of many
+features, where a tree no longer prunes, to a blocked brute force of this
+package (single-precision inner products through BLAS as a lower bound,
+exact float64 distances for the rows that pass it); sparse inputs to
+scikit-learn's brute force.
 """
 
 import numbers
@@ -14,23 +16,25 @@ from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_array
 
-from ._knn_kernels import _kdtree_kneighbors
+from ._knn_kernels import _PAD, _brute_kneighbors, _build_kdtree, _kdtree_kneighbors
 from ._openmp_helpers import _openmp_effective_n_threads
+from ._threading import single_threaded_blas
 from .validation import message_prefix
 
 __all__ = ["kneighbors", "knn_graph"]
 
 # Up to this many features the kd-tree is used. Past it the boxes of a
-# tree over n <= 1e6 rows prune too little and brute force through BLAS wins.
+# tree over 1e5 rows that fill their dimensions prune too little and the
+# brute force through BLAS wins.
 KDTREE_MAX_FEATURES = 16
-# Rows per leaf of the kd-tree, at most: a query leaf and a candidate leaf
+# Rows per leaf of the kd-tree, at least: a query leaf and a candidate leaf
 # are compared as small dense blocks, which amortises the walk over them.
 LEAF_SIZE = 32
 
 
-def _build_kdtree(X, leaf_size=LEAF_SIZE):
+def _kdtree(X, n_threads, leaf_size=LEAF_SIZE):
     """A balanced kd-tree over the rows of ``X``, split at the median of the
-    widest coordinate.
+    widest coordinate (built by ``_knn_kernels._build_kdtree``).
 
     Returns
     -------
@@ -40,35 +44,15 @@ def _build_kdtree(X, leaf_size=LEAF_SIZE):
     n_levels : int
     """
     n, d = X.shape
+    # Leaves hold from leaf_size to 2 leaf_size rows (all of them if fewer).
     n_levels = int(np.log2(max(1.0, (n - 1) / leaf_size))) + 1
     n_nodes = 2**n_levels - 1
-    first_leaf = (n_nodes - 1) // 2
+    order = np.arange(n, dtype=np.int64)
     start = np.zeros(n_nodes, dtype=np.int64)
     end = np.zeros(n_nodes, dtype=np.int64)
-    end[0] = n
-    order = np.arange(n, dtype=np.int64)
-    for node in range(first_leaf):
-        s, e = start[node], end[node]
-        rows = order[s:e]
-        points = X[rows]
-        dim = int(np.argmax(points.max(axis=0) - points.min(axis=0)))
-        mid = (s + e) // 2
-        part = np.argpartition(points[:, dim], mid - s)
-        order[s:e] = rows[part]
-        left, right = 2 * node + 1, 2 * node + 2
-        start[left], end[left] = s, mid
-        start[right], end[right] = mid, e
-    Xs = X[order]
     lo = np.empty((n_nodes, d))
     hi = np.empty((n_nodes, d))
-    leaf_starts = start[first_leaf:]
-    # Leaves hold at least one row (n_levels keeps them at leaf_size / 2 or
-    # more), so reduceat sees no empty range.
-    lo[first_leaf:] = np.minimum.reduceat(Xs, leaf_starts, axis=0)
-    hi[first_leaf:] = np.maximum.reduceat(Xs, leaf_starts, axis=0)
-    for node in range(first_leaf - 1, -1, -1):
-        lo[node] = np.minimum(lo[2 * node + 1], lo[2 * node + 2])
-        hi[node] = np.maximum(hi[2 * node + 1], hi[2 * node + 2])
+    _build_kdtree(X, order, start, end, lo, hi, n_levels, n_threads)
     return order, start, end, lo, hi, n_levels
 
 
@@ -91,7 +75,8 @@ def kneighbors(X, n_neighbors, *, n_threads=None, algorithm="auto"):
     algorithm : {"auto", "kd_tree", "brute"}, default="auto"
         "auto" uses the kd-tree for dense input of at most
         ``KDTREE_MAX_FEATURES`` (16) features, where its boxes prune most
-        candidates, and scikit-learn's blocked brute force otherwise.
+        candidates, and the blocked brute force otherwise (scikit-learn's
+        for sparse input).
 
     Returns
     -------
@@ -118,23 +103,41 @@ def kneighbors(X, n_neighbors, *, n_threads=None, algorithm="auto"):
             if not sparse.issparse(X) and d <= KDTREE_MAX_FEATURES
             else "brute"
         )
-    if algorithm == "brute":
-        # scikit-learn's brute force (pairwise distance blocks through BLAS,
-        # per-row selection) reads its OpenMP thread count itself.
-        nn = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(X)
-        distances, indices = nn.kneighbors(X)
-        return distances.astype(np.float64, copy=False), indices.astype(np.int64)
-    if algorithm != "kd_tree":
+    if algorithm not in ("kd_tree", "brute"):
         raise ValueError(
             f"algorithm must be 'auto', 'kd_tree' or 'brute', got {algorithm!r}."
         )
-    X = np.ascontiguousarray(X)
-    order, start, end, lo, hi, n_levels = _build_kdtree(X)
-    Xs = np.ascontiguousarray(X[order])
+    n_threads = _openmp_effective_n_threads(n_threads)
+    if algorithm == "brute" and sparse.issparse(X):
+        # scikit-learn's brute force (sparse distance blocks, per-row
+        # selection) reads its OpenMP thread count itself.
+        nn = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(X)
+        distances, indices = nn.kneighbors(X)
+        return distances.astype(np.float64, copy=False), indices.astype(np.int64)
     dist = np.empty((n, n_neighbors))
     ind = np.empty((n, n_neighbors), dtype=np.int64)
-    _kdtree_kneighbors(Xs, start, end, lo, hi, n_levels, dist, ind,
-                       _openmp_effective_n_threads(n_threads))
+    if algorithm == "brute":
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        # Centred rows in float32 for the inner products: small norms keep
+        # the rounding bound tight.
+        Xf = np.ascontiguousarray(X - X.mean(axis=0), dtype=np.float32)
+        norms = np.einsum("ij,ij->i", Xf, Xf, dtype=np.float64)
+        # Relative error of the float32 inner products, of the rounding to
+        # float32 and of the float32 test itself, with a factor two to spare.
+        c = 2.0 * (d + 16) * np.finfo(np.float32).eps
+        shifted = (1.0 - c) * norms
+        shiftedf = np.nextafter(shifted.astype(np.float32), np.float32(-np.inf))
+        # Each thread runs its own sgemm calls.
+        with single_threaded_blas():
+            _brute_kneighbors(X, Xf, shifted, shiftedf, dist, ind, n_threads)
+        return np.sqrt(dist), ind
+    X = np.ascontiguousarray(X)
+    order, start, end, lo, hi, n_levels = _kdtree(X, n_threads)
+    # Tree order, transposed: the search reads a leaf coordinate by
+    # coordinate, four candidates at a time (hence the padding).
+    XT = np.zeros((d, n + _PAD))
+    XT[:, :n] = X[order].T
+    _kdtree_kneighbors(XT, start, end, lo, hi, n_levels, dist, ind, n_threads)
     distances = np.empty_like(dist)
     indices = np.empty_like(ind)
     distances[order] = np.sqrt(dist)
