@@ -163,20 +163,6 @@ cdef inline double _box_gap(const double* lo1, const double* hi1,
     return s
 
 
-cdef inline double _point_gap(const double* x, const double* lo,
-                              const double* hi, Py_ssize_t d) noexcept nogil:
-    """Squared distance from a point to a box."""
-    cdef double s = 0.0, g
-    cdef Py_ssize_t f
-    for f in range(d):
-        g = lo[f] - x[f]
-        if g < 0.0:
-            g = x[f] - hi[f]
-        if g > 0.0:
-            s += g * g
-    return s
-
-
 cdef inline void _heap_replace_top(double* dist, int64_t* ind, Py_ssize_t k,
                                    double value, int64_t j) noexcept nogil:
     """Replace the largest entry of a max-heap of size ``k``, sift down."""
@@ -224,7 +210,7 @@ cdef void _scan_leaf(const double[:, ::1] XT, const double* qT,
     """Offer the rows ``ps:pe`` to the heaps of the rows ``qs:qe``.
 
     ``qT[f * width + i]`` is coordinate ``f`` of row ``qs + i``. ``XT`` has
-    ``_PAD`` columns past the last row, so that candidates are read four
+    ``_PAD`` columns past the last row, so that candidates are read eight
     at a time.
     """
     cdef Py_ssize_t d = XT.shape[0], mq = qe - qs, q, i, j, jj, f
@@ -254,7 +240,7 @@ cdef void _scan_leaf(const double[:, ::1] XT, const double* qT,
         heap = &dist[q, 0]
         if check_box and gap[i] > heap[0]:
             continue
-        # Four candidates at a time, their partial sums in registers; each
+        # Eight candidates at a time, their partial sums in registers; each
         # distance sums its coordinates in order.
         for j in range(0, m, 8):
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0

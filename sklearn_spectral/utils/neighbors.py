@@ -134,7 +134,7 @@ def kneighbors(X, n_neighbors, *, n_threads=None, algorithm="auto"):
     X = np.ascontiguousarray(X)
     order, start, end, lo, hi, n_levels = _kdtree(X, n_threads)
     # Tree order, transposed: the search reads a leaf coordinate by
-    # coordinate, four candidates at a time (hence the padding).
+    # coordinate, eight candidates at a time (hence the padding).
     XT = np.zeros((d, n + _PAD))
     XT[:, :n] = X[order].T
     _kdtree_kneighbors(XT, start, end, lo, hi, n_levels, dist, ind, n_threads)
