@@ -238,7 +238,7 @@ def tour_stkr():
         500, manifold="moons", noise=0.05, random_state=4
     )
     y_semi, labeled = hide_labels(y, 20, random_state=4, return_mask=True)
-    reg, t_reg = _timed(STKRRegressor(kernel="knn", eta=0.999).fit, X, y_semi)
+    reg, t_reg = _timed(STKRRegressor().fit, X, y_semi)
     ridge = GridSearchCV(
         KernelRidge(kernel="rbf"),
         {"alpha": [1e-3, 1e-2, 1e-1], "gamma": [0.3, 1.0, 3.0, 10.0]},
@@ -253,7 +253,7 @@ def tour_stkr():
     )
     Xd, yd = load_digits(return_X_y=True)
     yd_semi = hide_labels(yd, 50, unlabeled=-1, stratify=True, random_state=0)
-    clf, t_clf = _timed(STKRClassifier(kernel="knn", eta=0.999).fit, Xd, yd_semi)
+    clf, t_clf = _timed(STKRClassifier().fit, Xd, yd_semi)
     spread = LabelSpreading(kernel="knn").fit(Xd, yd_semi)
     print(
         f"  digits, 50 of 1797 labeled: STKR accuracy "
