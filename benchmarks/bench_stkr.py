@@ -26,6 +26,7 @@ labeled rows, LabelSpreading (knn) and SelfTrainingClassifier(SVC).
 
 import numpy as np
 from _runner import Benchmark, main
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_diabetes, load_digits, make_friedman1, make_moons
 from sklearn.decomposition import KernelPCA
 from sklearn.kernel_approximation import Nystroem
@@ -273,15 +274,23 @@ def self_training(draw, classification):
     X = draw["X"]
     grid = [dict(gamma=g, C=c) for g in _widths(X) for c in (1.0, 10.0, 100.0)]
 
-    def model(params):
-        return SelfTrainingClassifier(SVC(probability=True, random_state=0, **params))
+    def model(params, y):
+        # Platt-scaled SVC probabilities, as SVC(probability=True) gave before
+        # its deprecation, with as many folds as the rarest labeled class has
+        # rows (at most 5).
+        counts = np.unique(y[y != -1], return_counts=True)[1]
+        svc = SVC(random_state=0, **params)
+        folds = int(np.clip(counts.min(), 2, 5))
+        return SelfTrainingClassifier(
+            CalibratedClassifierCV(svc, ensemble=False, cv=folds)
+        )
 
     def fit_predict(params, train, val):
         y = _semi_target(draw, train, classification)
-        return model(params).fit(X, y).predict(X[val])
+        return model(params, y).fit(X, y).predict(X[val])
 
     best = _tune(fit_predict, grid, draw, classification)
-    return model(best).fit(X, draw["y_semi"]).predict(X)
+    return model(best, draw["y_semi"]).fit(X, draw["y_semi"]).predict(X)
 
 
 # -- scoring -----------------------------------------------------------------
