@@ -3,6 +3,7 @@
 import networkx as nx
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.sparse import csgraph
 from sklearn.cluster import SpectralClustering
@@ -17,6 +18,7 @@ from sklearn_spectral.utils.graph import (
     affinity_from_features,
     check_affinity,
     connected_components,
+    csr_matmat,
     laplacian,
     modularity,
 )
@@ -400,3 +402,30 @@ def test_modularity_errors():
         modularity(np.ones((3, 3)), [0, 1])
     with pytest.raises(ValueError, match="square"):
         modularity(np.ones((3, 2)), [0, 1, 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("n_columns", [None, 1, 3])
+def test_csr_matmat_equals_scipy(dtype, index_dtype, n_columns):
+    rng = np.random.RandomState(0)
+    A = sparse.random(300, 200, density=0.05, format="csr", random_state=rng)
+    A = A.astype(dtype)
+    A.indices = A.indices.astype(index_dtype)
+    A.indptr = A.indptr.astype(index_dtype)
+    shape = (200,) if n_columns is None else (200, n_columns)
+    X = rng.standard_normal(shape)
+    expected = A.astype(np.float64) @ X
+    one = csr_matmat(A, X, n_threads=1)
+    assert one.shape == expected.shape
+    assert_allclose(one, expected, rtol=1e-12, atol=1e-12)
+    # rows are split over threads, each summed in stored order: bitwise equal
+    assert_array_equal(csr_matmat(A, X, n_threads=2), one)
+
+
+def test_csr_matmat_rejects_bad_input():
+    A = sparse.random(5, 4, density=0.5, format="csr", random_state=0)
+    with pytest.raises(TypeError, match="CSR"):
+        csr_matmat(A.tocsc(), np.ones(4))
+    with pytest.raises(ValueError, match="4 rows"):
+        csr_matmat(A, np.ones(5))

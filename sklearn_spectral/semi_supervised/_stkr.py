@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils.graph import affinity_from_features
+from ..utils.graph import affinity_from_features, csr_matmat
 from ..utils.validation import message_prefix
 
 __all__ = ["STKRRegressor", "STKRClassifier"]
@@ -160,6 +160,9 @@ class _MatrixKernel:
         self.n = G.shape[0]
 
     def matmat(self, V):
+        if sparse.issparse(self.G) and self.G.format == "csr":
+            # the Krylov solvers' product, rows spread over the OpenMP threads
+            return csr_matmat(self.G, V)
         return self.G @ V
 
     def columns(self, idx):

@@ -95,3 +95,38 @@ def _modularity_partial_sums(
         )
         block_thread[b] = omp_get_thread_num()
     return intra_arr, degree_arr, block_thread_arr
+
+
+def _csr_matmat(
+    const floating[::1] data,
+    const index_t[::1] indices,
+    const index_t[::1] indptr,
+    const double[:, ::1] X,
+    double[:, ::1] out,
+    int n_threads,
+):
+    """``out = A @ X`` for the CSR matrix ``A`` and a C-ordered ``X``.
+
+    Rows of ``out`` are split statically over ``n_threads`` threads; each row
+    is summed in the stored order of its entries, so the result does not
+    depend on the number of threads. One column (a Krylov solver's vector)
+    sums in a register.
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1, m = X.shape[1]
+    cdef Py_ssize_t i, k, c
+    cdef double a, acc
+    with nogil:
+        if m == 1:
+            for i in prange(n, schedule="static", num_threads=n_threads):
+                acc = 0.0
+                for k in range(indptr[i], indptr[i + 1]):
+                    acc = acc + data[k] * X[indices[k], 0]
+                out[i, 0] = acc
+        else:
+            for i in prange(n, schedule="static", num_threads=n_threads):
+                for c in range(m):
+                    out[i, c] = 0.0
+                for k in range(indptr[i], indptr[i + 1]):
+                    a = data[k]
+                    for c in range(m):
+                        out[i, c] += a * X[indices[k], c]
