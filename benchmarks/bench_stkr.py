@@ -24,9 +24,10 @@ Ridge, KernelPCA (fit on all rows) + Ridge; for classification SVC on the
 labeled rows, LabelSpreading (knn) and SelfTrainingClassifier(SVC).
 """
 
+import warnings
+
 import numpy as np
 from _runner import Benchmark, main
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_diabetes, load_digits, make_friedman1, make_moons
 from sklearn.decomposition import KernelPCA
 from sklearn.kernel_approximation import Nystroem
@@ -271,26 +272,28 @@ def label_spreading(draw, classification):
 
 
 def self_training(draw, classification):
+    # SVC(probability=True) is deprecated since scikit-learn 1.9 but is the
+    # stronger baseline: on digits (90 labels) the replacement it names,
+    # CalibratedClassifierCV(SVC(), ensemble=False), reaches 0.861 accuracy
+    # against 0.938, its folds splitting classes of nine labeled rows.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The `probability`", FutureWarning)
+        return _self_training(draw, classification)
+
+
+def _self_training(draw, classification):
     X = draw["X"]
     grid = [dict(gamma=g, C=c) for g in _widths(X) for c in (1.0, 10.0, 100.0)]
 
-    def model(params, y):
-        # Platt-scaled SVC probabilities, as SVC(probability=True) gave before
-        # its deprecation, with as many folds as the rarest labeled class has
-        # rows (at most 5).
-        counts = np.unique(y[y != -1], return_counts=True)[1]
-        svc = SVC(random_state=0, **params)
-        folds = int(np.clip(counts.min(), 2, 5))
-        return SelfTrainingClassifier(
-            CalibratedClassifierCV(svc, ensemble=False, cv=folds)
-        )
+    def model(params):
+        return SelfTrainingClassifier(SVC(probability=True, random_state=0, **params))
 
     def fit_predict(params, train, val):
         y = _semi_target(draw, train, classification)
-        return model(params, y).fit(X, y).predict(X[val])
+        return model(params).fit(X, y).predict(X[val])
 
     best = _tune(fit_predict, grid, draw, classification)
-    return model(best, draw["y_semi"]).fit(X, draw["y_semi"]).predict(X)
+    return model(best).fit(X, draw["y_semi"]).predict(X)
 
 
 # -- scoring -----------------------------------------------------------------
