@@ -673,3 +673,45 @@ def test_fewer_directions_than_clusters_warn():
                                   random_state=0)
     with pytest.warns(UserWarning, match="fewer than n_clusters=4"):
         _fit(B, 4, embedding="svd", max_hierarchies=1, n_init=5)
+
+
+def test_early_stop_counts_restarts_in_seed_order():
+    from sklearn_spectral.cluster._amg_spectral import _early_stop
+
+    flat = np.full(100, 0.5)
+    assert _early_stop(flat, patience=20) == 21
+    # an improvement beyond the tolerance restarts the count
+    scores = np.r_[np.full(15, 0.5), 0.6, np.full(84, 0.6)]
+    assert _early_stop(scores, patience=20) == 36
+    # gains below the relative tolerance do not
+    creeping = 0.5 + 1e-8 * np.arange(100)
+    assert _early_stop(creeping, patience=20, rtol=1e-5) == 21
+    rising = np.linspace(0.1, 0.9, 30)
+    assert _early_stop(rising, patience=20) == 30
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_restarts_stop_early_on_large_graphs_keeping_modularity(seed, monkeypatch):
+    # Where restarts are costly they stop once 20 in a row do not improve
+    # the best modularity; the kept modularity stays within 1e-4 (relative)
+    # of all n_init restarts', and the count does not depend on the threads.
+    import sklearn_spectral.cluster._amg_spectral as amg
+
+    A, y = make_attributed_sbm(
+        30000, 5, mean_degree=10, mixing=0.35, random_state=seed
+    )[:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        early = _fit(A, 5, random_state=seed)
+        with threadpool_limits(1, user_api="openmp"):
+            serial = _fit(A, 5, random_state=seed)
+        monkeypatch.setattr(amg, "_EARLY_STOP_MIN_WORK", np.inf)
+        full = _fit(A, 5, random_state=seed)
+    assert full.n_restarts_ == 100
+    assert 21 <= early.n_restarts_ < 100
+    assert serial.n_restarts_ == early.n_restarts_
+    np.testing.assert_array_equal(serial.labels_, early.labels_)
+    assert early.modularity_ >= full.modularity_ - 1e-4 * abs(full.modularity_)
+    assert adjusted_rand_score(y, early.labels_) >= (
+        adjusted_rand_score(y, full.labels_) - 0.01
+    )
