@@ -127,13 +127,8 @@ def test_inverse_laplacian_equals_its_power_series():
 )
 def test_krylov_equals_direct(spectral_transform, solver):
     X, _, y_semi = _data()
-    params = dict(
-        kernel="rbf",
-        spectral_transform=spectral_transform,
-        degree=4,
-        gamma=2.0,
-        eta=0.99,
-    )
+    params = dict(kernel="rbf", gamma=2.0, eta=0.99, degree=4)
+    params["spectral_transform"] = spectral_transform
     direct = STKRRegressor(solver="direct", **params).fit(X, y_semi)
     params["alpha"] = direct.alpha_
     krylov = STKRRegressor(solver=solver, tol=1e-10, **params).fit(X, y_semi)
@@ -264,13 +259,8 @@ def test_dense_and_nystroem_equal_eigendecomposition(spectral_transform):
     # The dense path, and the landmark path with every row a landmark, equal
     # kernel ridge with the transformed kernel built from all eigenpairs.
     X, _, y_semi = _data(n=70)
-    params = dict(
-        kernel="rbf",
-        spectral_transform=spectral_transform,
-        gamma=1.0,
-        degree=3,
-        n_components=8,
-    )
+    params = dict(kernel="rbf", gamma=1.0, degree=3, n_components=8)
+    params["spectral_transform"] = spectral_transform
     G = rbf_kernel(X, gamma=1.0)
     for reg in (
         STKRRegressor(n_landmarks=None, solver="direct", **params),
