@@ -36,10 +36,9 @@ from ._comedian import _comedian, _row_median_mad
 from ._concentration import (
     _C,
     _cholesky_floored,
-    _concentrate,
     _consistency_factor,
-    _deterministic_starts,
     _reweighted_estimates,
+    _search,
 )
 
 __all__ = ["ShrinkageComedianCovariance"]
@@ -603,17 +602,10 @@ def _refined_estimates(
     out = {"support": None, "delta": None, "n_csteps": 0}
     if refinement == "concentration":
         h = _support_size(n, p, support_fraction)
-        # The products are (n x p) by (p x p): threaded BLAS gains little on
-        # them and loses much to spin-waiting on busy cores (10x at 5e4 x 20
-        # on two shared cores).
-        with single_threaded_blas():
-            starts = [(center, S)] + _deterministic_starts(
-                X, center, S, h=h, assume_centered=assume_centered
-            )
-            loc, raw, subset, d2, delta, n_csteps = _concentrate(
-                X, starts, h=h, shrink_scatter=shrink_scatter,
-                assume_centered=assume_centered, max_steps=_MAX_CSTEPS,
-            )
+        loc, raw, subset, d2, delta, n_csteps = _search(
+            X, center, S, h=h, shrink_scatter=shrink_scatter,
+            assume_centered=assume_centered, max_steps=_MAX_CSTEPS,
+        )
         factor = _consistency_factor(d2, p)
         raw = raw * factor
         d2 = d2 / factor
@@ -709,13 +701,18 @@ def _robust_estimates(X, *, assume_centered, refine, estimator=None, **params):
         )
     keep = ~const
     X_sub = X if not np.any(const) else np.ascontiguousarray(X[:, keep])
-    center, S, alpha, delta, n_iter = _location_scatter(
-        X_sub, assume_centered=assume_centered, estimator=estimator, **params
-    )
-    result = _refined_estimates(
-        X_sub, center, S, assume_centered=assume_centered, estimator=estimator,
-        **refine,
-    )
+    # The products are (n x p) by (p x p) or (p x n) by (n x p): threaded BLAS
+    # gains little on them and loses much to spin-waiting on busy cores (10x
+    # at 5e4 x 20, up to 250x for one Gram matrix at 1e6 x 50, on two shared
+    # cores). The distance passes run their own threads.
+    with single_threaded_blas():
+        center, S, alpha, delta, n_iter = _location_scatter(
+            X_sub, assume_centered=assume_centered, estimator=estimator, **params
+        )
+        result = _refined_estimates(
+            X_sub, center, S, assume_centered=assume_centered,
+            estimator=estimator, **refine,
+        )
     result.update(alpha=alpha, comedian_delta=delta, n_iter=n_iter)
     if not np.any(const):
         return result
