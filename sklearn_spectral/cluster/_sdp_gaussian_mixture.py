@@ -80,6 +80,66 @@ class _Params:
         return -0.5 * total / n - 0.5 * p * _LOG_2PI
 
 
+def _log_gaussians(X, means, chol):
+    """``log N(x_i; means_k, L_k L_k^T)`` for every row and component."""
+    n, p = X.shape
+    K = means.shape[0]
+    out = np.empty((n, K))
+    for k in range(K):
+        Wk = linalg.solve_triangular(chol[k], (X - means[k]).T, lower=True)
+        logdet = 2 * np.log(np.diagonal(chol[k])).sum()
+        out[:, k] = -0.5 * (np.sum(Wk**2, axis=0) + logdet + p * _LOG_2PI)
+    return out
+
+
+def _em_refine(X, weights, means, covs, covariance_type, reg_covar, max_iter, tol):
+    """EM on the Gaussian mixture started from the given parameters.
+
+    Returns ``(weights, means, covs, chol, log_resp, mean_log_likelihood,
+    n_iter)``, or None when a component's weight falls to fewer than
+    ``2 p + 1`` rows ('full') or 2 rows (otherwise): with fewer the
+    covariance estimate is not trustworthy and the likelihood can grow
+    without bound, so the caller keeps its partition.
+    """
+    n, p = X.shape
+    K = means.shape[0]
+    min_count = 2 * p + 1 if covariance_type == "full" else 2
+    chol = np.stack([linalg.cholesky(c, lower=True) for c in covs])
+    log_prob = _log_gaussians(X, means, chol) + np.log(weights)
+    log_norm = logsumexp(log_prob, axis=1)
+    value = float(log_norm.mean())
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        resp = np.exp(log_prob - log_norm[:, None])
+        nk = resp.sum(axis=0)
+        if nk.min() < min_count:
+            return None
+        weights = nk / n
+        means = (resp.T @ X) / nk[:, None]
+        covs = np.empty((K, p, p))
+        for k in range(K):
+            D = X - means[k]
+            if covariance_type == "full":
+                cov = (resp[:, k] * D.T) @ D / nk[k]
+            else:
+                var = resp[:, k] @ D**2 / nk[k]
+                if covariance_type == "spherical":
+                    var = np.full(p, var.mean())
+                cov = np.diag(var)
+            covs[k] = cov + reg_covar * np.eye(p)
+        try:
+            chol = np.stack([linalg.cholesky(c, lower=True) for c in covs])
+        except linalg.LinAlgError:
+            return None
+        log_prob = _log_gaussians(X, means, chol) + np.log(weights)
+        log_norm = logsumexp(log_prob, axis=1)
+        previous, value = value, float(log_norm.mean())
+        if value - previous < tol:
+            break
+    log_resp = log_prob - log_norm[:, None]
+    return weights, means, covs, chol, log_resp, value, n_iter
+
+
 def _operator_norm(apply, n, rng, n_iter=30):
     """Power-iteration estimate of the spectral norm of a symmetric operator."""
     v = rng.standard_normal(n)
@@ -151,6 +211,15 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     sdp_tol : float, default=1e-4
         Tolerance of each SDP solve (see :class:`SDPKMeans`).
 
+    em_max_iter : int, default=100
+        Maximum number of EM steps on the mixture likelihood, started from
+        the SDP partition once the outer loop stops (the stopping rule is
+        ``tol`` on the mean log-likelihood per row). The refined mixture is
+        kept only when it raises the mixture log-likelihood of the SDP
+        partition's Gaussians and every component keeps more than ``2 p``
+        rows of weight ('full'; 2 otherwise); ``labels_`` are then its most
+        probable components. 0 keeps the SDP partition as it is.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the initial labels and the low-rank starting point.
 
@@ -161,10 +230,15 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
-        Partition found by the SDP.
+        Most probable component of each row under the EM-refined mixture, or
+        the SDP partition when the refinement is off or not kept.
+
+    sdp_labels_ : ndarray of shape (n_samples,)
+        Partition found by the SDP outer loop, before the EM refinement.
 
     weights_ : ndarray of shape (n_components,)
-        Fraction of the rows in each cluster.
+        Mixture weights: those of the EM refinement, or the fraction of the
+        rows in each cluster of the SDP partition.
 
     means_ : ndarray of shape (n_components, n_features)
         Mean of each cluster.
@@ -183,15 +257,19 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         Number of outer steps taken (1 when ``n_components=1``: the Gaussian
         fit itself).
 
+    n_em_iter_ : int
+        Number of EM steps of the kept refinement (0 when not kept).
+
     converged_ : bool
         Whether the outer loop stopped on its criterion before ``max_iter``.
 
     log_likelihood_ : float
-        Mean log-density of every row under its own cluster's Gaussian.
+        Mean log-density of every row under the Gaussian of its label in
+        ``labels_``.
 
     lower_bound_ : float
-        ``log_likelihood_ + sum_k weights_k log weights_k``, a lower bound on
-        ``score(X)`` of the training data.
+        ``log_likelihood_ + sum_k (n_k / n) log weights_k``, ``n_k`` the rows
+        labelled ``k``: a lower bound on ``score(X)`` of the training data.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -216,10 +294,17 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     cluster left with fewer than two rows stops the loop with a
     :class:`~sklearn.exceptions.ConvergenceWarning`.
 
+    The SDP partition is a hard classification; its cluster covariances are
+    biased where clusters overlap (the broad cluster loses the rows near the
+    tight one), so a few EM steps from it on the mixture likelihood usually
+    move the boundary to where the mixture puts it. When the SDP recovers
+    the clusters exactly, EM starts at the true partition's estimates.
+
     ``predict``, ``predict_proba`` and ``score_samples`` use the fitted
     mixture ``sum_k weights_k N(x; means_k, covariances_k)``, as
-    :class:`~sklearn.mixture.GaussianMixture` does, so ``predict(X)`` may
-    differ from ``labels_`` at a few rows.
+    :class:`~sklearn.mixture.GaussianMixture` does; ``predict(X)`` equals
+    ``labels_`` on the training data when the refinement is kept, and may
+    differ at a few rows otherwise.
 
     References
     ----------
@@ -253,6 +338,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         "rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "sdp_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "sdp_tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "em_max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -270,6 +356,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         rank=None,
         sdp_max_iter=5000,
         sdp_tol=1e-4,
+        em_max_iter=100,
         random_state=None,
         verbose=0,
     ):
@@ -283,6 +370,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.rank = rank
         self.sdp_max_iter = sdp_max_iter
         self.sdp_tol = sdp_tol
+        self.em_max_iter = em_max_iter
         self.random_state = random_state
         self.verbose = verbose
 
@@ -355,7 +443,28 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             )
         # A single component (or a degenerate start) is one closed-form step.
         self.n_iter_ = max(n_iter, 1)
-        self._set_parameters(X64, labels, params, best)
+        self.sdp_labels_ = labels
+        weights = params.counts / n
+        means, covs, chol = params.means, params.covs, params.chol
+        self.n_em_iter_ = 0
+        if K > 1 and self.em_max_iter > 0 and weights.min() > 0:
+            start = float(
+                logsumexp(_log_gaussians(Xc, means, chol) + np.log(weights),
+                          axis=1).mean()
+            )
+            result = _em_refine(Xc, weights, means, covs, self.covariance_type,
+                                self.reg_covar, self.em_max_iter, self.tol)
+            if result is not None and result[5] > start:
+                em_labels = result[4].argmax(axis=1).astype(np.int64)
+                if np.bincount(em_labels, minlength=K).min() >= 1:
+                    weights, means, covs, chol = result[:4]
+                    labels = em_labels
+                    self.n_em_iter_ = result[6]
+            if self.verbose:
+                kept = "kept" if self.n_em_iter_ else "not kept"
+                print(f"{pre}EM refinement: mixture log-likelihood {start:.6f} "
+                      f"-> {result[5] if result else float('nan'):.6f} ({kept})")
+        self._set_parameters(X64, Xc, labels, weights, means, covs, chol)
         return self
 
     def _initial_labels(self, X, rng):
@@ -449,28 +558,32 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             _warn_not_converged(self, f"{solver} SDP", "sdp_max_iter", "sdp_tol")
         return membership.argmax(axis=1).astype(np.int64), state
 
-    def _set_parameters(self, X, labels, params, log_likelihood):
+    def _set_parameters(self, X, Xc, labels, weights, means, covs, chol):
         K = self.n_components
         n = X.shape[0]
         self.labels_ = labels
-        self.weights_ = params.counts / n
-        self.means_ = params.means + X.mean(axis=0)
+        self.weights_ = weights
+        self.means_ = means + X.mean(axis=0)
         if self.covariance_type == "full":
-            self.covariances_ = params.covs
+            self.covariances_ = covs
             eye = np.eye(X.shape[1])
             self.precisions_cholesky_ = np.stack(
-                [linalg.solve_triangular(params.chol[k], eye, lower=True).T
+                [linalg.solve_triangular(chol[k], eye, lower=True).T
                  for k in range(K)]
             )
         elif self.covariance_type == "diag":
-            self.covariances_ = np.diagonal(params.covs, axis1=1, axis2=2).copy()
+            self.covariances_ = np.diagonal(covs, axis1=1, axis2=2).copy()
             self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
         else:
-            self.covariances_ = params.covs[:, 0, 0].copy()
+            self.covariances_ = covs[:, 0, 0].copy()
             self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
-        self.log_likelihood_ = float(log_likelihood)
-        w = self.weights_[self.weights_ > 0]
-        self.lower_bound_ = self.log_likelihood_ + float(np.sum(w * np.log(w)))
+        own = _log_gaussians(Xc, means, chol)[np.arange(n), labels]
+        self.log_likelihood_ = float(own.mean())
+        counts = np.bincount(labels, minlength=K)
+        used = counts > 0
+        self.lower_bound_ = self.log_likelihood_ + float(
+            np.sum(counts[used] / n * np.log(weights[used]))
+        )
 
     def _weighted_log_prob(self, X):
         check_is_fitted(self)
@@ -561,7 +674,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         return self._weighted_log_prob(X).argmax(axis=1).astype(np.int64)
 
     def fit_predict(self, X, y=None):
-        """Fit and return ``labels_``, the SDP partition.
+        """Fit and return ``labels_``.
 
         Parameters
         ----------
