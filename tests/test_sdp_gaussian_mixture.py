@@ -69,7 +69,7 @@ def test_likelihood_non_decreasing_in_max_iter(equal_means):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for max_iter in (1, 2, 3):
             gm = SDPGaussianMixture(2, max_iter=max_iter, em_max_iter=0,
-                                    random_state=0, **FAST)
+                                    n_init=1, random_state=0, **FAST)
             values.append(gm.fit(X).log_likelihood_)
     assert np.all(np.diff(values) >= -1e-12)
     assert values[-1] > values[0]
@@ -95,6 +95,51 @@ def test_mixture_methods_agree_with_scipy(equal_means, fitted):
     raw = SDPGaussianMixture(2, random_state=0, em_max_iter=0, **FAST).fit(X)
     assert_allclose(raw.weights_, np.bincount(raw.labels_) / X.shape[0])
     assert_array_equal(raw.labels_, raw.sdp_labels_)
+
+
+def test_split_merge_leaves_the_broad_cluster_trap():
+    # One broad cluster beside two tight ones: the K-means start cuts the
+    # broad cluster and merges the tight pair, and neither the outer loop nor
+    # EM leaves that partition; one merge-and-split move does.
+    kw = dict(solver="nlr", sdp_tol=1e-3, n_init=1, random_state=0)
+    for seed in range(4):
+        X, y = make_heterogeneous_mixture(
+            200, n_clusters=3, design="em_trap", random_state=seed
+        )
+        off = SDPGaussianMixture(3, split_merge_max_iter=0, **kw).fit(X)
+        on = SDPGaussianMixture(3, **kw).fit(X)
+        assert adjusted_rand_score(y, off.labels_) < 0.7
+        assert adjusted_rand_score(y, on.labels_) >= 0.95
+        assert on.n_split_merge_ >= 1 and off.n_split_merge_ == 0
+        assert on.score(X) > off.score(X)
+
+
+def test_split_merge_idle_where_the_fit_is_right():
+    X, y = make_heterogeneous_mixture(
+        200, n_clusters=3, design="shapes", separation=1.5, random_state=0
+    )
+    kw = dict(solver="nlr", sdp_tol=1e-3, n_init=1, random_state=0)
+    on = SDPGaussianMixture(3, **kw).fit(X)
+    off = SDPGaussianMixture(3, split_merge_max_iter=0, **kw).fit(X)
+    assert on.n_split_merge_ == 0
+    assert adjusted_rand_score(y, on.labels_) == 1.0
+    assert_array_equal(on.labels_, off.labels_)
+
+
+def test_more_starts_never_lower_the_likelihood():
+    # The first start is the same whatever n_init, and the best is kept. On
+    # seed 6 the SDP start cuts the two same-mean clusters by a hyperplane and
+    # stays there; the k-means++ start does not.
+    kw = dict(solver="nlr", sdp_tol=1e-3, random_state=0)
+    for seed in (0, 6):
+        X, y = make_heterogeneous_mixture(
+            200, n_clusters=2, design="equal_means", random_state=seed
+        )
+        one = SDPGaussianMixture(2, n_init=1, **kw).fit(X)
+        two = SDPGaussianMixture(2, n_init=2, **kw).fit(X)
+        assert two.score(X) >= one.score(X) - 1e-12
+        assert adjusted_rand_score(y, two.labels_) >= 0.9
+    assert adjusted_rand_score(y, one.labels_) < 0.5
 
 
 def test_isotropic_labels_match_sdp_kmeans():

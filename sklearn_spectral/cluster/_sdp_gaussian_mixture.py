@@ -1,5 +1,6 @@
 """Gaussian mixture clustering by likelihood-adjusted semidefinite programs."""
 
+import itertools
 import numbers
 import warnings
 
@@ -26,6 +27,8 @@ from ._sdp_kmeans import (
 # Largest n_samples for which solver="auto" uses the full matrices (K of them).
 _EXACT_MAX = 200
 _LOG_2PI = np.log(2 * np.pi)
+# Split-and-merge moves refitted per round, best ranked first.
+_SPLIT_MERGE_TRIES = 3
 
 
 def _cluster_covariance(Xk, covariance_type, reg_covar):
@@ -140,6 +143,75 @@ def _em_refine(X, weights, means, covs, covariance_type, reg_covar, max_iter, to
     return weights, means, covs, chol, log_resp, value, n_iter
 
 
+def _mixture_score(X, weights, means, chol):
+    """Mean log-density of the rows under ``sum_k weights_k N(means_k, L_k L_k^T)``."""
+    log_prob = _log_gaussians(X, means, chol) + np.log(weights)
+    return float(logsumexp(log_prob, axis=1).mean())
+
+
+def _cluster_term(Xk, n, covariance_type, reg_covar):
+    """One cluster's share of the classification log-likelihood.
+
+    ``n_k log(n_k / n) - n_k log det(Sigma_k) / 2``: with the maximum
+    likelihood mean and covariance the quadratic term is ``n_k p / 2``
+    whatever the cluster, so it drops out of differences between partitions
+    of the same rows.
+    """
+    nk = Xk.shape[0]
+    logdet = np.linalg.slogdet(_cluster_covariance(Xk, covariance_type, reg_covar))[1]
+    return nk * np.log(nk / n) - 0.5 * nk * logdet
+
+
+def _split_merge_candidates(X, labels, K, covariance_type, reg_covar, min_gain, rng):
+    """Partitions one split-and-merge move away from ``labels``, best first.
+
+    A move merges two clusters ``a`` and ``b`` and splits a third, ``c``, in
+    two by 2-means, so that the number of clusters stays ``K``. This is the
+    local optimum an alternating method cannot leave by moving single rows:
+    one true cluster cut in two while two others share a label (K-means
+    starts do this to one broad cluster beside two tight ones). Moves are
+    ranked by the gain in classification log-likelihood (``_cluster_term``),
+    and only those gaining more than ``min_gain`` are returned. Each split
+    keeps more than ``2 p`` rows on either side ('full'; 2 otherwise), the
+    fewest that give a trustworthy covariance.
+    """
+    n, p = X.shape
+    if K < 3:
+        return []
+    min_count = 2 * p + 1 if covariance_type == "full" else 2
+    members = [np.flatnonzero(labels == k) for k in range(K)]
+    term = [_cluster_term(X[m], n, covariance_type, reg_covar) for m in members]
+    splits = {}
+    for c, rows in enumerate(members):
+        if rows.size < 2 * min_count:
+            continue
+        seed = rng.randint(np.iinfo(np.int32).max)
+        halves = KMeans(2, n_init=3, random_state=seed).fit_predict(X[rows])
+        if np.bincount(halves, minlength=2).min() < min_count:
+            continue
+        gain = sum(
+            _cluster_term(X[rows[halves == h]], n, covariance_type, reg_covar)
+            for h in (0, 1)
+        ) - term[c]
+        splits[c] = (gain, rows[halves == 1])
+    moves = []
+    for a, b in itertools.combinations(range(K), 2):
+        merged = np.concatenate((members[a], members[b]))
+        merge = (_cluster_term(X[merged], n, covariance_type, reg_covar)
+                 - term[a] - term[b])
+        for c, (split, moved) in splits.items():
+            if c not in (a, b) and merge + split > min_gain:
+                moves.append((merge + split, a, b, moved))
+    moves.sort(key=lambda move: -move[0])
+    candidates = []
+    for _, a, b, moved in moves:
+        new = labels.copy()
+        new[labels == b] = a
+        new[moved] = b
+        candidates.append(new)
+    return candidates
+
+
 def _operator_norm(apply, n, rng, n_iter=30):
     """Power-iteration estimate of the spectral norm of a symmetric operator."""
     v = rng.standard_normal(n)
@@ -192,6 +264,14 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         run of :class:`~sklearn.cluster.KMeans`. 'sdp' is the default
         because it does not depend on a random start.
 
+    n_init : int, default=2
+        Number of starts; the fit of the largest mixture log-likelihood is
+        kept. The first start is ``init_params``, the others k-means++ runs
+        with different seeds (the SDP start does not depend on the seed).
+        Two by default because the SDP start cuts clusters that share a
+        mean by a hyperplane, a partition the outer loop can stay in, where
+        a k-means++ start often is not.
+
     solver : {'auto', 'exact', 'nlr'}, default='auto'
         - 'exact': ADMM on the ``n_components`` full ``n x n`` matrices
           (``O(K n^3)`` per step, ``O(K n^2)`` memory).
@@ -219,6 +299,17 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         partition's Gaussians and every component keeps more than ``2 p``
         rows of weight ('full'; 2 otherwise); ``labels_`` are then its most
         probable components. 0 keeps the SDP partition as it is.
+
+    split_merge_max_iter : int, default=10
+        Maximum number of split-and-merge moves refitted once the first fit
+        stops (3 components or more). A move merges two clusters and splits
+        a third in two; moves that raise the classification likelihood are
+        refitted from their partition, best first, and one is kept when the
+        refitted mixture's log-likelihood exceeds the current one by
+        ``tol``. It leaves the local optimum where one broad cluster is cut
+        in two while two tight ones share a label, which the outer loop and
+        EM cannot leave by moving single rows. On data where no move gains,
+        nothing is refitted. 0 turns the moves off.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial labels and the low-rank starting point.
@@ -259,6 +350,9 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
 
     n_em_iter_ : int
         Number of EM steps of the kept refinement (0 when not kept).
+
+    n_split_merge_ : int
+        Number of split-and-merge moves kept.
 
     converged_ : bool
         Whether the outer loop stopped on its criterion before ``max_iter``.
@@ -334,11 +428,15 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "init_params": [StrOptions({"sdp", "k-means++"})],
+        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
         "solver": [StrOptions({"auto", "exact", "nlr"})],
         "rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "sdp_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "sdp_tol": [Interval(numbers.Real, 0, None, closed="left")],
         "em_max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "split_merge_max_iter": [
+            Interval(numbers.Integral, 0, None, closed="left")
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -352,11 +450,13 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         max_iter=20,
         tol=1e-4,
         init_params="sdp",
+        n_init=2,
         solver="auto",
         rank=None,
         sdp_max_iter=5000,
         sdp_tol=1e-4,
         em_max_iter=100,
+        split_merge_max_iter=10,
         random_state=None,
         verbose=0,
     ):
@@ -366,11 +466,13 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.init_params = init_params
+        self.n_init = n_init
         self.solver = solver
         self.rank = rank
         self.sdp_max_iter = sdp_max_iter
         self.sdp_tol = sdp_tol
         self.em_max_iter = em_max_iter
+        self.split_merge_max_iter = split_merge_max_iter
         self.random_state = random_state
         self.verbose = verbose
 
@@ -399,18 +501,91 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         n = X.shape[0]
         Xc = X64 - X64.mean(axis=0)
         solver = _auto_solver(self.solver, n, _EXACT_MAX, nlr_max=np.inf)
-        labels = self._initial_labels(X64, rng)
+        best = None
+        for start in range(self.n_init if K > 1 else 1):
+            labels = self._initial_labels(X64, rng, start)
+            result, caught = self._fit_from(Xc, labels, solver, rng, n_threads)
+            result, caught = self._split_merge(
+                Xc, result, caught, solver, rng, n_threads
+            )
+            if self.verbose:
+                print(f"{pre}start {start + 1}: mixture log-likelihood "
+                      f"{result['score']:.6f}")
+            if best is None or result["score"] > best[0]["score"]:
+                best = result, caught
+        result, caught = best
+        for warning in caught:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
+        self.sdp_labels_ = result["sdp_labels"]
+        self.n_iter_ = result["n_iter"]
+        self.n_em_iter_ = result["n_em_iter"]
+        self.converged_ = result["converged"]
+        self.n_split_merge_ = result["n_split_merge"]
+        self._set_parameters(
+            X64, Xc, result["labels"], result["weights"], result["means"],
+            result["covs"], result["chol"],
+        )
+        return self
+
+    def _split_merge(self, Xc, result, caught, solver, rng, n_threads):
+        """Refit from split-and-merge moves while one raises the score."""
+        K = self.n_components
+        pre = message_prefix(self)
+        result["n_split_merge"] = 0
+        tries = 0
+        while tries < self.split_merge_max_iter:
+            candidates = _split_merge_candidates(
+                Xc, result["labels"], K, self.covariance_type, self.reg_covar,
+                self.tol * Xc.shape[0], rng,
+            )
+            moved = False
+            for candidate in candidates[:_SPLIT_MERGE_TRIES]:
+                if tries == self.split_merge_max_iter:
+                    break
+                tries += 1
+                trial, trial_caught = self._fit_from(
+                    Xc, candidate, solver, rng, n_threads
+                )
+                if self.verbose:
+                    print(f"{pre}split-and-merge try {tries}: mixture "
+                          f"log-likelihood {result['score']:.6f} -> "
+                          f"{trial['score']:.6f}")
+                if trial["score"] > result["score"] + self.tol:
+                    trial["n_split_merge"] = result["n_split_merge"] + 1
+                    result, caught, moved = trial, trial_caught, True
+                    break
+            if not moved:
+                break
+        return result, caught
+
+    def _fit_from(self, Xc, labels, solver, rng, n_threads):
+        """Outer loop and EM refinement from the partition ``labels``.
+
+        Returns the fitted mixture as a dict and the warnings it raised,
+        which ``fit`` re-emits only for the mixture it keeps.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = self._outer_loop(Xc, labels, solver, rng, n_threads)
+            result.update(self._em_step(Xc, result))
+        return result, caught
+
+    def _outer_loop(self, Xc, labels, solver, rng, n_threads):
+        """Alternate the likelihood-adjusted SDP and the covariance update."""
+        K = self.n_components
+        n = Xc.shape[0]
+        pre = message_prefix(self)
         params = _Params(Xc, labels, K, self.covariance_type, self.reg_covar)
         best = params.profiled_log_likelihood(Xc, labels)
         if self.verbose:
             print(f"{pre}initial profiled log-likelihood {best:.6f}")
-        self.converged_ = K == 1 or np.unique(labels).size < K
+        converged = K == 1 or np.unique(labels).size < K
         n_iter = 0
         state = None
-        if not self.converged_:
+        if not converged:
             state = self._start(labels, n, K, solver, rng)
         for n_iter in range(1, self.max_iter + 1):
-            if self.converged_:
+            if converged:
                 n_iter -= 1
                 break
             new, state = self._sdp_labels(
@@ -430,7 +605,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 print(f"{pre}outer step {n_iter}: profiled log-likelihood "
                       f"{value:.6f}")
             if np.array_equal(new, labels) or value <= best + self.tol:
-                self.converged_ = True
+                converged = True
                 if value > best:
                     labels, params, best = new, new_params, value
                 break
@@ -442,37 +617,44 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         # A single component (or a degenerate start) is one closed-form step.
-        self.n_iter_ = max(n_iter, 1)
-        self.sdp_labels_ = labels
-        weights = params.counts / n
-        means, covs, chol = params.means, params.covs, params.chol
-        self.n_em_iter_ = 0
-        if K > 1 and self.em_max_iter > 0 and weights.min() > 0:
-            start = float(
-                logsumexp(_log_gaussians(Xc, means, chol) + np.log(weights),
-                          axis=1).mean()
-            )
-            result = _em_refine(Xc, weights, means, covs, self.covariance_type,
-                                self.reg_covar, self.em_max_iter, self.tol)
-            if result is not None and result[5] > start:
-                em_labels = result[4].argmax(axis=1).astype(np.int64)
-                if np.bincount(em_labels, minlength=K).min() >= 1:
-                    weights, means, covs, chol = result[:4]
-                    labels = em_labels
-                    self.n_em_iter_ = result[6]
-            if self.verbose:
-                kept = "kept" if self.n_em_iter_ else "not kept"
-                print(f"{pre}EM refinement: mixture log-likelihood {start:.6f} "
-                      f"-> {result[5] if result else float('nan'):.6f} ({kept})")
-        self._set_parameters(X64, Xc, labels, weights, means, covs, chol)
-        return self
+        return {
+            "sdp_labels": labels, "labels": labels, "params": params,
+            "n_iter": max(n_iter, 1), "converged": converged,
+        }
 
-    def _initial_labels(self, X, rng):
+    def _em_step(self, Xc, result):
+        """EM from the outer loop's partition, kept when it raises the score."""
+        K = self.n_components
+        params = result["params"]
+        labels = result["labels"]
+        weights = params.counts / Xc.shape[0]
+        means, covs, chol = params.means, params.covs, params.chol
+        score = _mixture_score(Xc, weights, means, chol)
+        n_em_iter = 0
+        if K > 1 and self.em_max_iter > 0 and weights.min() > 0:
+            refined = _em_refine(Xc, weights, means, covs, self.covariance_type,
+                                 self.reg_covar, self.em_max_iter, self.tol)
+            if refined is not None and refined[5] > score:
+                em_labels = refined[4].argmax(axis=1).astype(np.int64)
+                if np.bincount(em_labels, minlength=K).min() >= 1:
+                    weights, means, covs, chol = refined[:4]
+                    labels, score, n_em_iter = em_labels, refined[5], refined[6]
+            if self.verbose:
+                kept = "kept" if n_em_iter else "not kept"
+                print(f"{message_prefix(self)}EM refinement: mixture "
+                      f"log-likelihood {score:.6f} ({kept})")
+        return {
+            "labels": labels, "weights": weights, "means": means, "covs": covs,
+            "chol": chol, "score": score, "n_em_iter": n_em_iter,
+        }
+
+    def _initial_labels(self, X, rng, start):
+        """Labels of start ``start``: only the first can be the SDP's."""
         K = self.n_components
         if K == 1:
             return np.zeros(X.shape[0], dtype=np.int64)
         seed = rng.randint(np.iinfo(np.int32).max)
-        if self.init_params == "sdp":
+        if self.init_params == "sdp" and start == 0:
             km = SDPKMeans(
                 K, max_iter=self.sdp_max_iter, tol=self.sdp_tol,
                 random_state=seed,
