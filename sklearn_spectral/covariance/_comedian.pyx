@@ -241,19 +241,24 @@ def _comedian(const floating[:, ::1] ZT, Py_ssize_t h, bint compute_se, int n_th
     return com_arr, lower_arr, upper_arr
 
 
-def _row_median_mad(const floating[:, ::1] A, int n_threads):
+def _row_median_mad(
+    const floating[:, ::1] A, int n_threads, bint compute_mad=True
+):
     """Per row of ``A``: the median and the median of squared deviations from it.
 
     Parameters
     ----------
     A : ndarray of shape (p, n), float32 or float64, C-contiguous
     n_threads : int
+    compute_mad : bool, default=True
+        Also compute the squared MAD (a second selection per row).
 
     Returns
     -------
     median : ndarray of shape (p,), float64
     mad2 : ndarray of shape (p,), float64
-        ``median_i((a_li - median_l)^2)``, a squared (unscaled) MAD.
+        ``median_i((a_li - median_l)^2)``, a squared (unscaled) MAD; zeros
+        unless ``compute_mad``.
     """
     cdef Py_ssize_t p = A.shape[0]
     cdef Py_ssize_t n = A.shape[1]
@@ -281,10 +286,12 @@ def _row_median_mad(const floating[:, ::1] A, int n_threads):
                 continue
             memcpy(buf, &A[l, 0], n * sizeof(floating))
             med = _median_inplace(buf, n)
+            med_out[l] = med
+            if not compute_mad:
+                continue
             for i in range(n):
                 dev = A[l, i] - med
                 buf[i] = dev * dev
-            med_out[l] = med
             mad_out[l] = _median_inplace(buf, n)
         free(buf)
 

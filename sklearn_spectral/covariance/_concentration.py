@@ -405,20 +405,24 @@ def _ledoit_wolf_intensity(Xh, assume_centered):
     return min(max(beta / gamma, 0.0), 1.0)
 
 
-def _gated_intensity(Xh, assume_centered):
+def _gated_intensity(Xh, assume_centered, gram=None):
     """Shrinkage intensity of a subset: Ledoit-Wolf where it is needed.
 
     The Ledoit-Wolf intensity when the rows are fewer than
     ``_SHRINK_ROWS_PER_FEATURE`` per feature or their covariance is
     numerically singular; 0 otherwise, since a well-conditioned covariance
-    shrunk toward ``m * I`` hides outliers along its minor axes.
+    shrunk toward ``m * I`` hides outliers along its minor axes. ``gram``,
+    if given, is ``Z^T Z`` of the rows Xh centred at their mean (at 0 when
+    ``assume_centered``), or any positive multiple of it.
     """
     n, p = Xh.shape
     if n >= _SHRINK_ROWS_PER_FEATURE * p:
-        Z = np.asarray(Xh, dtype=np.float64)
-        if not assume_centered:
-            Z = Z - Z.mean(axis=0)
-        evals = linalg.eigvalsh(Z.T @ Z)
+        if gram is None:
+            Z = np.asarray(Xh, dtype=np.float64)
+            if not assume_centered:
+                Z = Z - Z.mean(axis=0)
+            gram = Z.T @ Z
+        evals = linalg.eigvalsh(gram)
         if evals[0] > _SINGULAR * max(float(evals[-1]), np.finfo(float).tiny):
             return 0.0
     return _ledoit_wolf_intensity(Xh, assume_centered)
@@ -464,9 +468,10 @@ def _reweighted_estimates(X_support, *, cut, quantile, assume_centered, delta):
     location = np.zeros(p) if assume_centered else X_support.mean(axis=0)
     factor = quantile / float(stats.chi2.cdf(cut, p + 2))
     z = X_support - location
-    S = (z.T @ z) * (factor / n_k)
+    gram = z.T @ z
+    S = gram * (factor / n_k)
     if isinstance(delta, str):
-        delta = _gated_intensity(X_support, assume_centered)
+        delta = _gated_intensity(X_support, assume_centered, gram=gram)
     if delta > 0:
         target = (float(np.trace(S)) / p) * np.eye(p)
         S = delta * target + (1.0 - delta) * S

@@ -51,6 +51,8 @@ _MEAN_ABS_SCALE = math.sqrt(math.pi / 2.0)
 _EIG_FLOOR = 1e-10
 # Rows per block when a pass over the data would otherwise make n x p copies.
 _BLOCK_ROWS = 1 << 15
+# Rows per block of a transposition.
+_TRANSPOSE_ROWS = 1 << 12
 # Rows averaged for the L1-median's asymptotic variance (location shrinkage).
 _TRACE_ROWS = 20_000
 # Half-width of the 95% normal interval, in standard errors (both sides).
@@ -275,8 +277,21 @@ def _shrink_location(T, tr_var):
     return alpha * nu + (1.0 - alpha) * T, alpha
 
 
+def _transposed(X):
+    """C-contiguous copy of ``X.T``, copied by blocks of rows.
+
+    Blocks of rows keep the strided reads in the cache (several times faster
+    than ``np.ascontiguousarray(X.T)`` at 1e6 x 50).
+    """
+    XT = np.empty((X.shape[1], X.shape[0]), dtype=X.dtype)
+    for rows in gen_batches(X.shape[0], _TRANSPOSE_ROWS):
+        XT[:, rows] = X[rows].T
+    return XT
+
+
 def _robust_location(
-    X, *, location, shrink_location, max_iter, tol, n_threads, estimator=None
+    X, *, location, shrink_location, max_iter, tol, n_threads, estimator=None,
+    XT=None,
 ):
     """Location step: the L1- or coordinatewise median, optionally shrunk.
 
@@ -290,6 +305,8 @@ def _robust_location(
         OpenMP threads of the median kernel.
     estimator : estimator instance or str, default=None
         Named in front of warnings.
+    XT : ndarray of shape (n_features, n_samples), default=None
+        ``X.T`` as a C-contiguous array, if the caller has it; read only.
 
     Returns
     -------
@@ -299,7 +316,12 @@ def _robust_location(
     n_iter : int
         Weiszfeld iterations (1 for the coordinatewise median).
     """
-    med, mad2 = _row_median_mad(np.ascontiguousarray(X.T), n_threads)
+    if XT is None:
+        XT = _transposed(X)
+    # the MAD only enters the coordinatewise median's variance
+    med, mad2 = _row_median_mad(
+        XT, n_threads, location == "median" and shrink_location
+    )
     n_iter = 1
     if location == "median":
         T = med
@@ -392,7 +414,7 @@ def _scatter_standard_errors(low, upp, scale, consistency):
 
 
 def _comedian_scatter(
-    X, location, *, consistency, compute_se, n_threads, estimator=None
+    X, location, *, consistency, compute_se, n_threads, estimator=None, XT=None
 ):
     """Scatter step: the comedian matrix of ``X - location``, made consistent.
 
@@ -410,6 +432,9 @@ def _comedian_scatter(
         OpenMP threads of the comedian kernel.
     estimator : estimator instance or str, default=None
         Named in front of warnings.
+    XT : ndarray of shape (n_features, n_samples), default=None
+        ``X.T`` as a C-contiguous array of the dtype of X, if the caller has
+        it; it is centred in place (overwritten).
 
     Returns
     -------
@@ -418,8 +443,8 @@ def _comedian_scatter(
         Standard errors of the entries of ``S`` (None unless ``compute_se``).
     """
     n, p = X.shape
-    ZT = np.empty((p, n), dtype=X.dtype)
-    np.subtract(X.T, location.astype(X.dtype)[:, None], out=ZT)
+    ZT = _transposed(X) if XT is None else XT
+    ZT -= location.astype(X.dtype)[:, None]
     h = int(math.ceil(0.98 * math.sqrt(n)))
     com, low, upp = _comedian(ZT, h, compute_se, n_threads)
     scale = _robust_scales(ZT, np.diag(com).copy(), "column(s)", estimator)
@@ -521,6 +546,8 @@ def _location_scatter(
     :class:`ShrinkageComedianCovariance`), its eigenvalues not yet floored.
     """
     n_threads = _openmp_effective_n_threads()
+    # one transposed copy, read by the location step, centred by the scatter
+    XT = _transposed(X)
     if assume_centered:
         center, alpha, n_iter = np.zeros(X.shape[1]), 0.0, 1
     else:
@@ -532,6 +559,7 @@ def _location_scatter(
             tol=tol,
             n_threads=n_threads,
             estimator=estimator,
+            XT=XT,
         )
     compute_se = shrink_scatter and robust_intensity
     S, se = _comedian_scatter(
@@ -541,7 +569,9 @@ def _location_scatter(
         compute_se=compute_se,
         n_threads=n_threads,
         estimator=estimator,
+        XT=XT,
     )
+    del XT
     delta = 0.0
     if shrink_scatter:
         if robust_intensity:
