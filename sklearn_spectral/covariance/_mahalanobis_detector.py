@@ -93,8 +93,9 @@ class ShrinkageMahalanobisDetector(OutlierMixin, ShrinkageComedianCovariance):
         error.
     refinement : {'concentration', 'none'}, default='concentration'
         ``'concentration'``: concentration steps (as FastMCD's C-steps) from
-        the shrinkage comedian estimate and two other deterministic starts,
-        then a consistency correction. ``'none'``: the estimator of [1]_.
+        the shrinkage comedian estimate and six other deterministic starts
+        (see :class:`ShrinkageComedianCovariance`), then a consistency
+        correction. ``'none'``: the estimator of [1]_.
         The default because it detects what the MCD detects (outliers along
         minor axes, clustered data) at a small fraction of its cost; use
         ``'none'`` for the paper's detector.
@@ -139,8 +140,8 @@ class ShrinkageMahalanobisDetector(OutlierMixin, ShrinkageComedianCovariance):
     n_iter_ : int
         Weiszfeld iterations (1 when none were run).
     n_csteps_ : int
-        Concentration steps of the winning start (0 with
-        ``refinement='none'``).
+        Concentration steps of the winning start, on the screening sample and
+        on all the rows added together (0 with ``refinement='none'``).
     dist_ : ndarray of shape (n_samples,)
         Squared robust Mahalanobis distances of the training rows.
     threshold_ : float

@@ -831,11 +831,15 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
         precisely than its sampling error at any practical ``n_samples``.
     refinement : {'concentration', 'none'}, default='concentration'
         ``'concentration'``: the shrinkage comedian estimate is the first of
-        three deterministic starts (with a spatial-sign estimate and the half
-        of the rows nearest the centre) of concentration steps as in FastMCD:
-        the mean and covariance of the ``h`` rows of smallest distance are
-        refit until the determinant stops falling; the best start's estimate
-        is then made consistent at the normal (``median(dist) / chi2_p
+        seven deterministic starts (with a spatial-sign estimate, the half of
+        the rows nearest the centre, and the ``h`` rows of lowest and of
+        highest projection on each of the two leading axes of the comedian
+        correlation) of concentration steps as in FastMCD: the mean and
+        covariance of the ``h`` rows of smallest distance are refit until the
+        determinant stops falling. Above ``2**18`` entries the starts are
+        screened on a fixed sample of the rows and only the best one is
+        concentrated on all of them. The winning estimate is then made
+        consistent at the normal (``median(dist) / chi2_p
         median``). ``'none'``: the shrinkage comedian estimate of [1]_. The
         default because the comedian scatter spreads over every cluster of
         the data and over correlated outliers, while the concentrated one
@@ -868,8 +872,8 @@ class ShrinkageComedianCovariance(EmpiricalCovariance):
     n_iter_ : int
         Weiszfeld iterations (1 when none were run).
     n_csteps_ : int
-        Concentration steps of the winning start (0 with
-        ``refinement='none'``).
+        Concentration steps of the winning start, on the screening sample and
+        on all the rows added together (0 with ``refinement='none'``).
     dist_ : ndarray of shape (n_samples,)
         Squared Mahalanobis distances of the training rows under the final
         estimates.
