@@ -31,15 +31,24 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_spectral.cluster import SDPGaussianMixture, SDPKMeans
 from sklearn_spectral.datasets import make_heterogeneous_mixture
 
-HETEROGENEOUS = [("scales", 3), ("shapes", 3), ("equal_means", 2), ("unbalanced", 4)]
+HETEROGENEOUS = [
+    ("scales", 3), ("shapes", 3), ("equal_means", 2), ("unbalanced", 4),
+    ("em_trap", 3),
+]
+# Methods whose errors the per-cell summary compares with ours, seed by seed.
+COMPARED = [
+    "KMeans n_init=10", "GaussianMixture kmeans n_init=1",
+    "GaussianMixture kmeans n_init=10", "GaussianMixture random n_init=10",
+]
 
 CASES = {
     "small": [dict(data="isotropic", n=60, k=3, separation=1.2, seed=0, quick=True)],
     "medium": [
         *[dict(data="isotropic", n=200, k=3, separation=s, seed=seed)
-          for s in (0.8, 1.2) for seed in range(3)],
-        *[dict(data=design, n=200, k=k, separation=1.2, seed=seed)
-          for design, k in HETEROGENEOUS for seed in range(3)],
+          for s in (0.8, 1.2) for seed in range(20)],
+        *[dict(data=design, n=200, k=k, separation=s, seed=seed)
+          for design, k in HETEROGENEOUS for s in (0.8, 1.2)
+          for seed in range(20)],
         dict(data="iris"),
         dict(data="wine"),
         dict(data="breast_cancer"),
@@ -200,5 +209,33 @@ bench.add_method(
                 else "about 30 s a call: first seed of each cell only")),
 )
 
+def summarise(rows, method="SDPGaussianMixture nlr"):
+    """Per cell (design, separation): mean error of each method over seeds,
+    and for ``method`` the seeds where it is worse / better than each of
+    ``COMPARED``."""
+    cells = {}
+    for row in rows:
+        case = row["case"]
+        if "seed" not in case or row["status"] != "ok":
+            continue
+        cell = cells.setdefault((case["data"], case["separation"]), {})
+        cell.setdefault(row["method"], {})[case["seed"]] = row["quality"]["error"]
+    lines = ["", f"Per cell, mean error over seeds; {method}: seeds worse/better"]
+    for (data, separation), errors in sorted(cells.items()):
+        means = " ".join(f"{name}={np.mean(list(e.values())):.4f}"
+                         for name, e in errors.items())
+        ours = errors.get(method, {})
+        duels = []
+        for name in COMPARED:
+            other = errors.get(name, {})
+            seeds = sorted(set(ours) & set(other))
+            worse = sum(ours[s] > other[s] for s in seeds)
+            better = sum(ours[s] < other[s] for s in seeds)
+            duels.append(f"{name} {worse}/{better}")
+        lines.append(f"{data} {separation} ({len(ours)} seeds): {means}")
+        lines.append("    " + ", ".join(duels))
+    print("\n".join(lines), flush=True)
+
+
 if __name__ == "__main__":
-    main(bench, CASES, make_data)
+    summarise(main(bench, CASES, make_data))

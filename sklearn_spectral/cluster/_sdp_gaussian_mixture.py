@@ -394,6 +394,15 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     move the boundary to where the mixture puts it. When the SDP recovers
     the clusters exactly, EM starts at the true partition's estimates.
 
+    The outer loop and EM improve a partition by moving rows one at a time,
+    so they keep a partition that cuts one true cluster in two while two
+    others share a label. A split-and-merge move (merge two clusters, split
+    a third by 2-means) reaches the better partition in one step; the moves
+    that raise the classification likelihood, which costs a few
+    covariances per move to rank, are refitted from their partition, and a
+    refit is kept only when it raises the mixture log-likelihood, so
+    ``score(X)`` never falls because of them.
+
     ``predict``, ``predict_proba`` and ``score_samples`` use the fitted
     mixture ``sum_k weights_k N(x; means_k, covariances_k)``, as
     :class:`~sklearn.mixture.GaussianMixture` does; ``predict(X)`` equals
