@@ -10,7 +10,7 @@ every exact solver).
 
 Methods: ``SDPKMeans`` ('auto' solver: 'exact' up to 500 rows; 'nlr' at up
 to 500 rows too, and 'sketch' from 2000 rows), ``SDPGaussianMixture``
-('nlr' solver, ``sdp_tol=1e-3``), ``KMeans(n_init=10)``, ``GaussianMixture(full)``
+(defaults), ``KMeans(n_init=10)``, ``GaussianMixture(full)``
 with n_init 1 and 10 and 'kmeans' and 'random' init, ``SpectralClustering``
 (rbf, n <= 2000) and the same Peng-Wei SDP solved by cvxpy + SCS (n <= 200,
 when cvxpy is installed).
@@ -170,9 +170,8 @@ bench.add_method(
     else ("1e6 rows: sketch only" if _n(c) > 200_000 else None),
 )
 bench.add_method(
-    "SDPGaussianMixture nlr",
-    lambda d: SDPGaussianMixture(d[2], solver="nlr", sdp_tol=1e-3,
-                                 random_state=0).fit(d[0]),
+    "SDPGaussianMixture",
+    lambda d: SDPGaussianMixture(d[2], random_state=0).fit(d[0]),
     skip=lambda c: "K low-rank blocks per outer step: beyond 2000 rows"
     if _n(c) > 2000 else None,
 )
@@ -209,7 +208,7 @@ bench.add_method(
                 else "about 30 s a call: first seed of each cell only")),
 )
 
-def summarise(rows, method="SDPGaussianMixture nlr"):
+def summarise(rows, method="SDPGaussianMixture"):
     """Per cell (design, separation): mean error of each method over seeds,
     and for ``method`` the seeds where it is worse / better than each of
     ``COMPARED``."""
