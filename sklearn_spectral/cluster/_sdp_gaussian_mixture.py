@@ -80,6 +80,15 @@ class _Params:
         return -0.5 * total / n - 0.5 * p * _LOG_2PI
 
 
+def _min_component_rows(n_features, covariance_type):
+    """Fewest rows (or rows of weight) that give a trustworthy covariance.
+
+    More than ``2 p`` for 'full', 2 otherwise; with fewer the estimate is
+    poorly conditioned and the likelihood can grow without bound.
+    """
+    return 2 * n_features + 1 if covariance_type == "full" else 2
+
+
 def _log_gaussians(X, means, chol):
     """``log N(x_i; means_k, L_k L_k^T)`` for every row and component."""
     n, p = X.shape
@@ -103,7 +112,7 @@ def _em_refine(X, weights, means, covs, covariance_type, reg_covar, max_iter, to
     """
     n, p = X.shape
     K = means.shape[0]
-    min_count = 2 * p + 1 if covariance_type == "full" else 2
+    min_count = _min_component_rows(p, covariance_type)
     chol = np.stack([linalg.cholesky(c, lower=True) for c in covs])
     log_prob = _log_gaussians(X, means, chol) + np.log(weights)
     log_norm = logsumexp(log_prob, axis=1)
@@ -159,7 +168,9 @@ def _cluster_term(Xk, n, covariance_type, reg_covar):
     return nk * np.log(nk / n) - 0.5 * nk * logdet
 
 
-def _split_merge_candidates(X, labels, K, covariance_type, reg_covar, min_gain, rng):
+def _split_merge_candidates(
+    X, labels, K, covariance_type, reg_covar, min_gain, limit, rng
+):
     """Partitions one split-and-merge move away from ``labels``, best first.
 
     A move merges two clusters ``a`` and ``b`` and splits a third, ``c``, in
@@ -168,14 +179,15 @@ def _split_merge_candidates(X, labels, K, covariance_type, reg_covar, min_gain, 
     one true cluster cut in two while two others share a label (K-means
     starts do this to one broad cluster beside two tight ones). Moves are
     ranked by the gain in classification log-likelihood (``_cluster_term``),
-    and only those gaining more than ``min_gain`` are returned. Each split
+    and the best ``limit`` of those gaining more than ``min_gain`` are
+    returned (every move is ranked; only those are built). Each split
     keeps more than ``2 p`` rows on either side ('full'; 2 otherwise), the
     fewest that give a trustworthy covariance.
     """
     n, p = X.shape
     if K < 3:
         return []
-    min_count = 2 * p + 1 if covariance_type == "full" else 2
+    min_count = _min_component_rows(p, covariance_type)
     members = [np.flatnonzero(labels == k) for k in range(K)]
     term = [_cluster_term(X[m], n, covariance_type, reg_covar) for m in members]
     splits = {}
@@ -201,7 +213,7 @@ def _split_merge_candidates(X, labels, K, covariance_type, reg_covar, min_gain, 
                 moves.append((merge + split, a, b, moved))
     moves.sort(key=lambda move: -move[0])
     candidates = []
-    for _, a, b, moved in moves:
+    for _, a, b, moved in moves[:limit]:
         new = labels.copy()
         new[labels == b] = a
         new[moved] = b
@@ -546,10 +558,10 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         while tries < self.split_merge_max_iter:
             candidates = _split_merge_candidates(
                 Xc, result["labels"], K, self.covariance_type, self.reg_covar,
-                self.tol * Xc.shape[0], rng,
+                self.tol * Xc.shape[0], _SPLIT_MERGE_TRIES, rng,
             )
             moved = False
-            for candidate in candidates[:_SPLIT_MERGE_TRIES]:
+            for candidate in candidates:
                 if tries == self.split_merge_max_iter:
                     break
                 tries += 1
