@@ -104,7 +104,11 @@ def _whitened_distances(X, location, S):
             Y -= shift
             d2[rows] = np.einsum("ij,ij->i", Y, Y)
 
-    n_threads = min(_openmp_effective_n_threads(), n // _THREAD_ROWS)
+    # Reading the thread count costs about a millisecond (joblib inspects the
+    # cgroup each call): skip it where one thread runs anyway.
+    n_threads = n // _THREAD_ROWS
+    if n_threads > 1:
+        n_threads = min(_openmp_effective_n_threads(), n_threads)
     if n_threads <= 1:
         run(0, n)
     else:
