@@ -248,13 +248,14 @@ class _BaseSTKR(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.kernel == "precomputed"
+        tags.input_tags.sparse = True
         return tags
 
     # ------------------------------------------------------------------
     # Validation
     # ------------------------------------------------------------------
     def _validate_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, dtype=np.float64)
+        X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=np.float64)
         if reset and self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(
                 f"{message_prefix(self)}X must be a square kernel matrix when "
@@ -314,7 +315,8 @@ class _BaseSTKR(BaseEstimator):
         prefix = message_prefix(self)
 
         def func(A, B):
-            K = np.asarray(kernel(A, B), dtype=np.float64)
+            K = kernel(A, B)
+            K = K.toarray() if sparse.issparse(K) else np.asarray(K, dtype=np.float64)
             if K.shape != (A.shape[0], B.shape[0]):
                 raise ValueError(
                     f"{prefix}the kernel callable must return an array of shape "
@@ -388,10 +390,14 @@ class _BaseSTKR(BaseEstimator):
         else:
             if kernel == "precomputed":
                 op = _MatrixKernel(X)
-                nonneg = bool(np.all(X >= 0))
+                nonneg = bool(np.all((X.data if sparse.issparse(X) else X) >= 0))
             else:
                 op = _DenseKernel(X, self._kernel_func())
-                nonneg = kernel == "rbf"
+                # Checked on the stored matrix too, so that a callable and
+                # its precomputed matrix get the same bound and the same model.
+                nonneg = kernel == "rbf" or (
+                    op.G is not None and bool(np.all(op.G >= 0))
+                )
             bound = _top_eigenvalue_bound(
                 lambda v: op.matmat(v) / n_samples, n_samples, nonnegative=nonneg
             )
@@ -808,9 +814,10 @@ _SHARED_PARAMETERS = """
         ``n_neighbors`` nearest training rows, so it is predicted by the mean
         fitted value of those rows. ``'precomputed'``: ``fit`` takes the
         ``(n_samples, n_samples)`` kernel matrix and ``predict`` the
-        ``(n_new, n_samples)`` kernel between new and training rows. A
-        callable ``kernel(A, B)`` returns the ``(len(A), len(B))`` kernel
-        matrix.
+        ``(n_new, n_samples)`` kernel between new and training rows, dense
+        or sparse. A callable ``kernel(A, B)`` returns the ``(len(A),
+        len(B))`` kernel matrix, dense or sparse (it is densified); sparse
+        ``X`` reaches it as CSR rows.
     gamma : float, default=None
         Width of the ``'rbf'`` kernel. ``None`` sets ``sigma`` to three
         times the median distance from a row to its ``n_neighbors``-th
@@ -906,7 +913,7 @@ default='inverse_laplacian'
 _SHARED_ATTRIBUTES = """
     kernel_ : str or callable
         Base kernel used: ``kernel``, or the choice of ``kernel='auto'``.
-    X_fit_ : ndarray of shape (n_fit, n_features)
+    X_fit_ : {ndarray, sparse matrix} of shape (n_fit, n_features)
         Rows the predictor expands over: every training row (in the order
         given), or the landmarks on the Nystroem path.
     extension_coef_ : ndarray of shape (n_fit, n_targets)
@@ -1040,7 +1047,7 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or \
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
 (n_samples, n_samples)
             Training rows, or the kernel matrix if
             ``kernel='precomputed'``.
@@ -1092,7 +1099,8 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
 
         Parameters
         ----------
-        X : array-like of shape (n_new, n_features) or (n_new, n_samples)
+        X : {array-like, sparse matrix} of shape (n_new, n_features) or \
+(n_new, n_samples)
             New rows, or their kernel with the training rows if
             ``kernel='precomputed'``.
 
@@ -1166,7 +1174,7 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or \
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
 (n_samples, n_samples)
             Training rows, or the kernel matrix if
             ``kernel='precomputed'``.
@@ -1209,7 +1217,8 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
 
         Parameters
         ----------
-        X : array-like of shape (n_new, n_features) or (n_new, n_samples)
+        X : {array-like, sparse matrix} of shape (n_new, n_features) or \
+(n_new, n_samples)
             New rows, or their kernel with the training rows if
             ``kernel='precomputed'``.
 
@@ -1229,7 +1238,8 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
 
         Parameters
         ----------
-        X : array-like of shape (n_new, n_features) or (n_new, n_samples)
+        X : {array-like, sparse matrix} of shape (n_new, n_features) or \
+(n_new, n_samples)
             New rows, or their kernel with the training rows if
             ``kernel='precomputed'``.
 
