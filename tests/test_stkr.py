@@ -356,6 +356,16 @@ def test_errors_name_the_estimator():
         STKRClassifier().fit(X, np.zeros(79))
     with pytest.raises(ValueError, match="Unknown label type"):
         STKRClassifier().fit(X, np.linspace(0, 1, 80))
+    # an indefinite precomputed kernel (symmetric, random signs): its top
+    # eigenvalue bound is heuristic, so I - eta K / n is indefinite here
+    rng = np.random.RandomState(2)
+    y_few = rng.randn(40)
+    y_few[10:] = np.nan
+    A = rng.randn(40, 40)
+    A += A.T
+    assert np.linalg.eigvalsh(A).min() < 0
+    with pytest.raises(ValueError, match="STKRRegressor: I - eta K / n_samples is"):
+        STKRRegressor(kernel="precomputed", eta=0.99).fit(A, y_few)
 
 
 def test_convergence_warning():

@@ -647,7 +647,15 @@ class _BaseSTKR(BaseEstimator):
                 else:
                     np.multiply(K, -eta / N, out=R)
                     R.flat[:: N + 1] += 1.0
-                    factor = linalg.cho_factor(R, overwrite_a=True)
+                    try:
+                        factor = linalg.cho_factor(R, overwrite_a=True)
+                    except linalg.LinAlgError:
+                        raise ValueError(
+                            f"{message_prefix(self)}I - eta K / n_samples is not "
+                            f"positive definite at eta={eta}: the kernel matrix "
+                            "K is not symmetric positive semi-definite. Pass a "
+                            "positive semi-definite kernel."
+                        ) from None
                     RE = linalg.cho_solve(factor, E)
                 a, beta, err = self._dual_ridge(K[labeled] @ RE, Yc)
                 if best is None or err < best[0]:
