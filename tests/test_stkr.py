@@ -356,6 +356,9 @@ def test_errors_name_the_estimator():
         STKRClassifier().fit(X, np.zeros(79))
     with pytest.raises(ValueError, match="Unknown label type"):
         STKRClassifier().fit(X, np.linspace(0, 1, 80))
+    y_nan = np.r_[np.zeros(40), np.ones(39), np.nan]
+    with pytest.raises(ValueError, match="STKRClassifier: y contains NaN"):
+        STKRClassifier().fit(X, y_nan)
     # an indefinite precomputed kernel (symmetric, random signs): its top
     # eigenvalue bound is heuristic, so I - eta K / n is indefinite here
     rng = np.random.RandomState(2)

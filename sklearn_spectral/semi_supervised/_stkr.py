@@ -1206,6 +1206,11 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
         if labeled.size == 0:
             raise ValueError(f"{prefix}y has no labeled row (-1 marks unlabeled rows).")
         y_lab = y[labeled]
+        if y_lab.dtype.kind == "f" and not np.all(np.isfinite(y_lab)):
+            raise ValueError(
+                f"{prefix}y contains NaN or infinity; class labels must be "
+                "finite (-1 marks unlabeled rows)."
+            )
         check_classification_targets(y_lab)
         self.classes_, codes = np.unique(y_lab, return_inverse=True)
         if self.classes_.shape[0] < 2:
