@@ -1,6 +1,7 @@
 """Gaussian mixture clustering by likelihood-adjusted semidefinite programs."""
 
 import itertools
+import math
 import numbers
 import warnings
 
@@ -11,6 +12,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin, _fit_context
 from sklearn.cluster import KMeans
 from sklearn.covariance import ledoit_wolf
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -50,10 +52,27 @@ def _cluster_covariance(Xk, covariance_type, reg_covar):
     return cov
 
 
-class _Params:
-    """Means, full covariances and their Cholesky factors for given labels."""
+def _cholesky_or_raise(cov, name):
+    """Lower Cholesky factor of ``cov``; a clear error when it is not definite."""
+    try:
+        return linalg.cholesky(cov, lower=True)
+    except linalg.LinAlgError:
+        raise ValueError(
+            f"{name}fitting failed because a component has an ill-defined "
+            "covariance (for instance caused by singleton or collapsed "
+            "samples). Decrease n_components, increase reg_covar, or scale "
+            "the input data."
+        ) from None
 
-    def __init__(self, X, labels, K, covariance_type, reg_covar):
+
+class _Params:
+    """Means, full covariances and their Cholesky factors for given labels.
+
+    ``name`` starts the error raised when a covariance is not positive
+    definite.
+    """
+
+    def __init__(self, X, labels, K, covariance_type, reg_covar, name=""):
         n, p = X.shape
         self.counts = np.bincount(labels, minlength=K)
         self.means = np.zeros((K, p))
@@ -63,7 +82,7 @@ class _Params:
             Xk = X[labels == k]
             self.means[k] = Xk.mean(axis=0)
             self.covs[k] = _cluster_covariance(Xk, covariance_type, reg_covar)
-            self.chol[k] = linalg.cholesky(self.covs[k], lower=True)
+            self.chol[k] = _cholesky_or_raise(self.covs[k], name)
         self.logdet = 2 * np.log(np.diagonal(self.chol, axis1=1, axis2=2)).sum(axis=1)
 
     def whiten(self, X, k):
@@ -78,6 +97,11 @@ class _Params:
             Wk = self.whiten(X[labels == k] - self.means[k], k)
             total += np.sum(Wk**2) + self.counts[k] * self.logdet[k]
         return -0.5 * total / n - 0.5 * p * _LOG_2PI
+
+
+def _num_rows(X):
+    """Number of rows of an array-like or a sparse matrix."""
+    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def _min_component_rows(n_features, covariance_type):
@@ -358,6 +382,11 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         ``covariances_``: for 'full', ``precision = P P^T`` with ``P =
         L^{-T}``, ``L`` the lower Cholesky factor of the covariance.
 
+    precisions_ : array-like
+        Inverses of the covariances, with the shapes of ``covariances_``.
+        ``weights_``, ``means_``, ``covariances_``, ``precisions_cholesky_``
+        and ``precisions_`` have the dtype of ``X`` (float32 or float64).
+
     n_iter_ : int
         Number of outer steps taken (1 when ``n_components=1``: the Gaussian
         fit itself).
@@ -521,6 +550,13 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         X, X64, rng, n_threads = _check_fit_input(
             self, X, max(K, 2), f"max(n_components, 2)={max(K, 2)}"
         )
+        n_distinct = np.unique(X64, axis=0).shape[0] if K > 1 else 1
+        if n_distinct < K:
+            raise ValueError(
+                f"{pre}X has {n_distinct} distinct rows, fewer than "
+                f"n_components={K}: some component would have no rows of its "
+                "own. Decrease n_components."
+            )
         Xc = X64 - X64.mean(axis=0)
         solver = "nlr" if self.solver == "auto" else self.solver
         best = None
@@ -545,7 +581,7 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.n_split_merge_ = result["n_split_merge"]
         self._set_parameters(
             X64, Xc, result["labels"], result["weights"], result["means"],
-            result["covs"], result["chol"],
+            result["covs"], result["chol"], X.dtype,
         )
         return self
 
@@ -597,7 +633,9 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         K = self.n_components
         n = Xc.shape[0]
         pre = message_prefix(self)
-        params = _Params(Xc, labels, K, self.covariance_type, self.reg_covar)
+        params = _Params(
+            Xc, labels, K, self.covariance_type, self.reg_covar, name=pre
+        )
         best = params.profiled_log_likelihood(Xc, labels)
         if self.verbose:
             print(f"{pre}initial profiled log-likelihood {best:.6f}")
@@ -621,7 +659,9 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                     ConvergenceWarning,
                 )
                 break
-            new_params = _Params(Xc, new, K, self.covariance_type, self.reg_covar)
+            new_params = _Params(
+                Xc, new, K, self.covariance_type, self.reg_covar, name=pre
+            )
             value = new_params.profiled_log_likelihood(Xc, new)
             if self.verbose:
                 print(f"{pre}outer step {n_iter}: profiled log-likelihood "
@@ -762,25 +802,31 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             _warn_not_converged(self, f"{solver} SDP", "sdp_max_iter", "sdp_tol")
         return membership.argmax(axis=1).astype(np.int64), state
 
-    def _set_parameters(self, X, Xc, labels, weights, means, covs, chol):
+    def _set_parameters(self, X, Xc, labels, weights, means, covs, chol, dtype):
+        """Store the fitted mixture; its arrays take the ``dtype`` of ``X``."""
         K = self.n_components
         n = X.shape[0]
         self.labels_ = labels
-        self.weights_ = weights
-        self.means_ = means + X.mean(axis=0)
         if self.covariance_type == "full":
-            self.covariances_ = covs
+            covariances = covs
             eye = np.eye(X.shape[1])
-            self.precisions_cholesky_ = np.stack(
+            prec_chol = np.stack(
                 [linalg.solve_triangular(chol[k], eye, lower=True).T
                  for k in range(K)]
             )
-        elif self.covariance_type == "diag":
-            self.covariances_ = np.diagonal(covs, axis1=1, axis2=2).copy()
-            self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
+            precisions = np.matmul(prec_chol, prec_chol.transpose(0, 2, 1))
         else:
-            self.covariances_ = covs[:, 0, 0].copy()
-            self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
+            if self.covariance_type == "diag":
+                covariances = np.diagonal(covs, axis1=1, axis2=2).copy()
+            else:
+                covariances = covs[:, 0, 0].copy()
+            prec_chol = 1.0 / np.sqrt(covariances)
+            precisions = 1.0 / covariances
+        self.weights_ = weights.astype(dtype, copy=False)
+        self.means_ = (means + X.mean(axis=0)).astype(dtype, copy=False)
+        self.covariances_ = covariances.astype(dtype, copy=False)
+        self.precisions_cholesky_ = prec_chol.astype(dtype, copy=False)
+        self.precisions_ = precisions.astype(dtype, copy=False)
         own = _log_gaussians(Xc, means, chol)[np.arange(n), labels]
         self.log_likelihood_ = float(own.mean())
         counts = np.bincount(labels, minlength=K)
@@ -845,6 +891,89 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             Mean of :meth:`score_samples`.
         """
         return float(self.score_samples(X).mean())
+
+    def _n_parameters(self):
+        """Number of free parameters of the fitted mixture."""
+        K, p = self.means_.shape
+        if self.covariance_type == "full":
+            cov_params = K * p * (p + 1) // 2
+        elif self.covariance_type == "diag":
+            cov_params = K * p
+        else:
+            cov_params = K
+        return int(cov_params + K * p + K - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion of the fitted mixture on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to evaluate.
+
+        Returns
+        -------
+        bic : float
+            ``-2 n score(X) + n_parameters log(n)``; lower is better.
+        """
+        n = _num_rows(X)
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of the fitted mixture on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to evaluate.
+
+        Returns
+        -------
+        aic : float
+            ``-2 n score(X) + 2 n_parameters``; lower is better.
+        """
+        return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted mixture.
+
+        Draws are seeded by ``random_state``, so that an int gives the same
+        rows at every call.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to draw.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The rows, grouped by component.
+
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(
+                f"{message_prefix(self)}n_samples={n_samples!r} should be an "
+                "integer >= 1."
+            )
+        rng = check_random_state(self.random_state)
+        K, p = self.means_.shape
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        draws = []
+        for k in range(K):
+            mean = np.asarray(self.means_[k], dtype=np.float64)
+            cov = np.asarray(self.covariances_[k], dtype=np.float64)
+            z = rng.standard_normal((counts[k], p))
+            if self.covariance_type == "full":
+                draws.append(mean + z @ linalg.cholesky(cov, lower=True).T)
+            else:
+                draws.append(mean + z * np.sqrt(cov))
+        y = np.repeat(np.arange(K, dtype=np.int64), counts)
+        return np.vstack(draws), y
 
     def predict_proba(self, X):
         """Posterior probability of each component for each row of ``X``.

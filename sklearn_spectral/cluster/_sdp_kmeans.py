@@ -7,7 +7,13 @@ import warnings
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import euclidean_distances
@@ -289,7 +295,9 @@ def _spectral_embedding_of_factor(F, k):
     return Uf[:, :k] * sv[:k]
 
 
-class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class SDPKMeans(
+    ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator
+):
     """K-means clustering by the Peng-Wei semidefinite relaxation.
 
     K-means is rewritten as the maximisation of ``<A, Z>``, ``A = X_c X_c^T``
@@ -517,6 +525,15 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.inertia_ = float(
             np.sum((X64 - centers[self.labels_]) ** 2)
         )
+        used = np.bincount(self.labels_, minlength=K) > 0
+        n_distinct = np.unique(centers[used], axis=0).shape[0]
+        if n_distinct < K:
+            warnings.warn(
+                f"{message_prefix(self)}number of distinct clusters "
+                f"({n_distinct}) found smaller than n_clusters ({K}); possibly "
+                "due to duplicate points in X.",
+                ConvergenceWarning,
+            )
         if self.verbose:
             print(f"SDPKMeans: {solver} solver, {self.n_iter_} steps, objective "
                   f"{self.objective_:.6g}, inertia {self.inertia_:.6g}, "
@@ -620,6 +637,39 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return euclidean_distances(X, self.cluster_centers_)
+
+    def score(self, X, y=None):
+        """Opposite of the inertia of ``X`` against the cluster centres.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Minus the sum of squared distances of the rows of ``X`` to their
+            nearest centre, as :meth:`sklearn.cluster.KMeans.score`; on the
+            training data it is ``-inertia_`` when ``predict(X)`` equals
+            ``labels_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        d = euclidean_distances(
+            np.asarray(X, dtype=np.float64),
+            np.asarray(self.cluster_centers_, dtype=np.float64),
+            squared=True,
+        )
+        return -float(d.min(axis=1).sum())
+
+    @property
+    def _n_features_out(self):
+        """Number of columns of :meth:`transform`, for feature names."""
+        return self.cluster_centers_.shape[0]
 
     def fit_predict(self, X, y=None):
         """Fit and return ``labels_``.
