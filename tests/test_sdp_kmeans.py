@@ -1,6 +1,8 @@
 """Tests of SDPKMeans: the SDP optimum, exact recovery, and the estimator API."""
 
 import pickle
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -243,3 +245,23 @@ def test_pipeline_grid_search_clone_pickle():
     km = pickle.loads(pickle.dumps(pipe[-1]))
     assert_array_equal(km.predict(StandardScaler().fit_transform(X)), labels)
     assert clone(km).get_params() == km.get_params()
+
+
+def test_two_repeated_points_terminate():
+    # Rows made of two repeated points once sent the simplex projection into
+    # a cycle (rounding let entries back into the active set) inside a nogil
+    # loop; run in a child process so that a regression fails instead of
+    # hanging the suite.
+    code = (
+        "import numpy as np\n"
+        "from sklearn_spectral.cluster import SDPKMeans\n"
+        "X = np.vstack((np.ones((6, 3)), np.zeros((6, 3))))\n"
+        "for solver in ('exact', 'nlr'):\n"
+        "    labels = SDPKMeans(2, solver=solver, random_state=0).fit(X).labels_\n"
+        "    assert len(set(labels[:6])) == 1 and len(set(labels[6:])) == 1\n"
+        "    assert labels[0] != labels[6]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

@@ -40,7 +40,10 @@ cdef inline void _simplex_row(floating[:, :, ::1] V, Py_ssize_t i,
                 if v > tau:
                     total = total + v
                     new_count = new_count + 1
-        if new_count == count or new_count == 0:
+        # In exact arithmetic the active set only shrinks until it repeats;
+        # rounding can lower tau and let entries back in, and a count that
+        # does not fall would then cycle: keep the last tau.
+        if new_count >= count or new_count == 0:
             break
         count = new_count
         tau = (total - 1.0) / count
