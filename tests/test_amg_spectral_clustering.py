@@ -41,8 +41,9 @@ def clear_sbm():
 
 def test_sbm_recovered_exactly(clear_sbm):
     A, y, _ = clear_sbm
-    model = _fit(A, 4)
+    model = _fit(A, 4, solver="bootstrap")
     assert adjusted_rand_score(y, model.labels_) == 1.0
+    assert model.solver_ == "bootstrap"
     assert model.n_hierarchies_ == 3  # 'auto' for K = 4
     # Refinement stops once the Ritz values settle: on a clear graph after a
     # few steps (3 here) of K V-cycles per preconditioning hierarchy (the
@@ -75,7 +76,7 @@ def test_operator_complexity_is_that_of_the_hierarchies(clear_sbm):
     # draw (the tie-break permutation): its levels' stored entries over the
     # finest level's are the first reported complexity.
     A, _, _ = clear_sbm
-    model = _fit(A, 4, n_init=5)
+    model = _fit(A, 4, n_init=5, solver="bootstrap")
     _, components = connected_components(A)
     L, _ = pinned_laplacian(A, components)
     perm = np.random.RandomState(0).permutation(A.shape[0]).astype(np.int64)
@@ -93,7 +94,8 @@ def test_ritz_values_bound_and_approach_the_spectrum(clear_sbm):
     degree = np.asarray(A.sum(axis=1)).ravel()
     L = np.diag(degree) - A.toarray()
     exact = scipy.linalg.eigh(L, np.diag(degree), eigvals_only=True)[:4]
-    thetas = [_fit(A, 4, ritz_steps=s, ritz_tol=0.0, n_init=5).ritz_values_
+    thetas = [_fit(A, 4, ritz_steps=s, ritz_tol=0.0, n_init=5,
+                   solver="bootstrap").ritz_values_
               for s in (0, 1, 2, 3)]
     for coarse, fine in zip(thetas, thetas[1:]):
         assert np.all(fine <= coarse + 1e-12)
@@ -113,8 +115,9 @@ def test_refinement_reaches_the_eigenvectors_near_the_threshold():
     A, _, _ = make_attributed_sbm(3000, K, mean_degree=c, mixing=eps, random_state=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # isolated vertices
-        two = _fit(A, K, ritz_steps=2, n_init=5, test_iterations=4)
-        model = _fit(A, K, n_init=5, test_iterations=4)
+        two = _fit(A, K, ritz_steps=2, n_init=5, test_iterations=4,
+                   solver="bootstrap")
+        model = _fit(A, K, n_init=5, test_iterations=4, solver="bootstrap")
     degree = np.asarray(A.sum(axis=1)).ravel()
     inside = degree > 0
     B = A[inside][:, inside].toarray()
@@ -481,15 +484,21 @@ def test_errors_name_estimator_and_parameter():
 
 def test_clone_pickle_verbose(clear_sbm, capsys):
     A, _, _ = clear_sbm
-    model = _fit(A, 4, n_init=10, verbose=1)
+    model = _fit(A, 4, n_init=10, verbose=1, solver="bootstrap")
     out = capsys.readouterr().out
     assert "[AMGSpectralClustering] hierarchy 1:" in out
     for phase, seconds in model.phase_times_.items():
         assert f"[AMGSpectralClustering] {phase}: {seconds:.3f}s" in out
     assert set(model.phase_times_) == {
-        "affinity", "laplacian", "bootstrap", "hierarchy setup",
+        "affinity", "laplacian", "lanczos", "bootstrap", "hierarchy setup",
         "test iterations", "svd", "ritz", "kmeans",
     }
+    assert model.phase_times_["lanczos"] == 0.0 and model.n_matvecs_ == 0
+    lanczos = _fit(A, 4, n_init=10, verbose=1)
+    out = capsys.readouterr().out
+    assert "[AMGSpectralClustering] lanczos:" in out
+    assert "hierarchy 1:" not in out
+    assert set(lanczos.phase_times_) == {"affinity", "laplacian", "lanczos", "kmeans"}
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.labels_, model.labels_)
     assert clone(model).get_params() == model.get_params()
@@ -715,3 +724,112 @@ def test_restarts_stop_early_on_large_graphs_keeping_modularity(seed, monkeypatc
     assert adjusted_rand_score(y, early.labels_) >= (
         adjusted_rand_score(y, full.labels_) - 0.01
     )
+
+
+# --- solver="auto": Lanczos within a budget, else the bootstrap --------------
+
+
+def _dense_pencil(A, K):
+    """Lowest K eigenpairs of (D - A, D) on the vertices with edges."""
+    A = sparse.csr_matrix(A).toarray()
+    np.fill_diagonal(A, 0.0)
+    degree = A.sum(axis=1)
+    inside = degree > 0
+    B, d = A[inside][:, inside], degree[inside]
+    vals, vecs = scipy.linalg.eigh(np.diag(d) - B, np.diag(d),
+                                   subset_by_index=(0, K - 1))
+    return vals, vecs, inside, d
+
+
+def _principal_cosines(V, W, d):
+    Qv = np.linalg.qr(np.sqrt(d)[:, None] * V)[0]
+    Qw = np.linalg.qr(np.sqrt(d)[:, None] * W)[0]
+    return np.linalg.svd(Qv.T @ Qw, compute_uv=False)
+
+
+def test_lanczos_embedding_equals_dense_eigensolve(clear_sbm):
+    # An expander: Lanczos converges well within its budget and gives the
+    # lowest eigenpairs of the pencil, D-orthonormal, the labels of the
+    # bootstrap path.
+    A, y, _ = clear_sbm
+    model = _fit(A, 4)
+    assert model.solver_ == "lanczos"
+    assert 0 < model.n_matvecs_ <= 300
+    assert model.n_hierarchies_ == 0 and model.n_vcycles_ == 0
+    vals, vecs, inside, d = _dense_pencil(A, 4)
+    np.testing.assert_allclose(model.ritz_values_, vals, rtol=1e-6, atol=1e-10)
+    V = model.embedding_
+    degree = np.asarray(A.sum(axis=1)).ravel()
+    np.testing.assert_allclose(V.T @ (degree[:, None] * V), np.eye(4), atol=1e-9)
+    assert _principal_cosines(V[inside], vecs, d).min() > 1 - 1e-8
+    boot = _fit(A, 4, solver="bootstrap")
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+    assert adjusted_rand_score(boot.labels_, model.labels_) == 1.0
+    assert model.modularity_ == pytest.approx(boot.modularity_, abs=1e-12)
+
+
+def test_lanczos_near_threshold_matches_bootstrap():
+    # Close to the detectability limit (where the bootstrap needs many
+    # refinement steps), Lanczos still converges within its budget, to the
+    # eigenvectors, with the ARI and modularity of the bootstrap path.
+    K, c = 4, 10.0
+    eps = sbm_detectability_threshold(K, c) - 0.12
+    A, y, _ = make_attributed_sbm(3000, K, mean_degree=c, mixing=eps, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # isolated vertices
+        model = _fit(A, K, n_init=30)
+        boot = _fit(A, K, n_init=30, solver="bootstrap")
+    assert model.solver_ == "lanczos" and boot.solver_ == "bootstrap"
+    vals, vecs, inside, d = _dense_pencil(A, K)
+    np.testing.assert_allclose(model.ritz_values_, vals, rtol=1e-6, atol=1e-10)
+    assert _principal_cosines(model.embedding_[inside], vecs, d).min() > 1 - 1e-6
+    assert adjusted_rand_score(y, model.labels_) == pytest.approx(
+        adjusted_rand_score(y, boot.labels_), abs=0.01)
+    assert model.modularity_ >= boot.modularity_ - 1e-3
+
+
+def test_lanczos_disconnected_projects_out_components():
+    # Two SBMs side by side: the component vector (eigenvalue 0) of each is
+    # exact and first; Lanczos finds the others, as the dense solve does.
+    A1, y1, _ = make_attributed_sbm(600, 3, mean_degree=20, mixing=0.05,
+                                    random_state=0)
+    A2, y2, _ = make_attributed_sbm(400, 2, mean_degree=20, mixing=0.05,
+                                    random_state=1)
+    A = sparse.block_diag([A1, A2], format="csr")
+    y = np.concatenate([y1, 3 + y2])
+    with pytest.warns(UserWarning, match="not connected"):
+        model = _fit(A, 5)
+    assert model.solver_ == "lanczos"
+    vals, vecs, inside, d = _dense_pencil(A, 5)
+    np.testing.assert_allclose(model.ritz_values_, vals, rtol=1e-6, atol=1e-10)
+    assert np.all(model.ritz_values_[:2] == 0.0)
+    assert _principal_cosines(model.embedding_[inside], vecs, d).min() > 1 - 1e-8
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+
+
+def test_lanczos_budget_then_the_same_bootstrap():
+    # A pixel grid: the low eigenvalues crowd near 0 and Lanczos does not
+    # converge within its 300 products; the fit then bootstraps exactly as
+    # solver="bootstrap" does (the attempt leaves the random state as it
+    # found it), so labels and embedding are the same.
+    from sklearn_spectral.cluster import _amg_spectral
+
+    rng = np.random.RandomState(0)
+    img = np.kron(rng.rand(4, 4), np.ones((15, 15))) + 0.05 * rng.rand(60, 60)
+    graph = img_to_graph(img)
+    graph.data = np.exp(-10 * graph.data / graph.data.std()) + 1e-6
+    A = sparse.csr_matrix(graph)
+    model = _fit(A, 6, n_init=20)
+    assert model.solver_ == "bootstrap"
+    assert model.n_matvecs_ == _amg_spectral._LANCZOS_MAX_MATVECS == 300
+    assert model.phase_times_["lanczos"] > 0.0
+    boot = _fit(A, 6, n_init=20, solver="bootstrap")
+    assert boot.n_matvecs_ == 0
+    np.testing.assert_array_equal(model.labels_, boot.labels_)
+    np.testing.assert_array_equal(model.embedding_, boot.embedding_)
+
+
+def test_svd_embedding_always_bootstraps(clear_sbm):
+    A, _, _ = clear_sbm
+    model = _fit(A, 4, embedding="svd", n_init=5)
+    assert model.solver_ == "bootstrap" and model.n_matvecs_ == 0

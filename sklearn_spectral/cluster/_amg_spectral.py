@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 from scipy import linalg, sparse
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -52,6 +53,14 @@ _KMEANS_MIN_WORK = 2_000_000
 _RESTART_PATIENCE = 20
 _RESTART_RTOL = 1e-5
 _EARLY_STOP_MIN_WORK = 5_000_000
+# solver="auto" first runs Lanczos (ARPACK) for the lowest eigenvectors of
+# the normalised Laplacian, with at most this many products with it: block
+# models and kNN graphs (well-separated low spectrum) converge in 60-200
+# products, far cheaper than growing the hierarchies; grids and meshes do
+# not, and then the attempt costs a small share of the bootstrap.
+_LANCZOS_MAX_MATVECS = 300
+# Relative residual at which ARPACK accepts a Ritz pair.
+_LANCZOS_TOL = 1e-5
 # A final composite rate at or above this raises a ConvergenceWarning.
 _POOR_RATE = 0.99
 # A level whose two sweeps leave more than this share of the non-zeros is
@@ -211,6 +220,92 @@ def _exact_embedding(L, n_keep, active):
     V, _ = svd_flip(_d_orthonormalise(V, degree[:, None] * V), None,
                     u_based_decision=True)
     return np.ascontiguousarray(V), theta
+
+
+class _BudgetExceeded(Exception):
+    """Raised by the Lanczos operator once its product budget is spent."""
+
+
+def _lanczos_embedding(L, n_keep, active, components, v0, *, max_matvecs, tol):
+    """The lowest eigenpairs of the normalised-cut pencil, by Lanczos.
+
+    ARPACK's implicitly restarted Lanczos for the largest eigenvalues of
+    ``N + I``, ``N = D^{-1/2} A D^{-1/2}`` the normalised adjacency of the
+    vertices in ``active`` with positive degree (whole components); ``S``
+    and ``D`` are read off the pinned ``L`` as in :func:`_ritz_embedding`.
+    The exact eigenvectors ``D^{1/2} 1_c`` of the active components (the
+    largest first) are projected out of the operator and put first, so
+    Lanczos looks for the ``n_keep - n_components`` others only (the shift
+    sends the projected directions to the bottom of the spectrum).
+    ``v0`` is the start (projected here).
+
+    Returns
+    -------
+    V : ndarray of shape (n_vertices, n_dims), ``D``-orthonormal, signs
+        fixed, or None when ARPACK does not converge within ``max_matvecs``
+        products (or the active part is too small for it)
+    theta : ndarray of shape (n_dims,), the eigenvalues, ascending
+    n_matvecs : int, the products with ``N`` spent
+    """
+    pin = np.asarray(L.sum(axis=1)).ravel()
+    degree = L.diagonal() - pin
+    idx = np.flatnonzero(active & (degree > 0))
+    m = idx.shape[0]
+    n = L.shape[0]
+    if m == 0:
+        return None, None, 0
+    sub = L[idx][:, idx].tocsr()
+    sub.setdiag(0.0)
+    sub.eliminate_zeros()
+    scale = 1.0 / np.sqrt(degree[idx])
+    N = sparse.csr_matrix(-sub.multiply(scale[:, None]).multiply(scale[None, :]))
+    # Active components, largest first (lowest label among equal sizes).
+    labels, local, sizes = np.unique(components[idx], return_inverse=True,
+                                     return_counts=True)
+    order = np.lexsort((labels, -sizes))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    local = rank[local]
+    n_comp = order.shape[0]
+    z = np.sqrt(degree[idx])
+    z /= np.sqrt(np.bincount(local, weights=z * z))[local]
+    n_comp_kept = min(n_comp, n_keep)
+    k = n_keep - n_comp_kept
+    ncv = min(m - n_comp, max(2 * k + 1, 20))
+    if k > 0 and k >= ncv:
+        return None, None, 0
+
+    def project(x):
+        return x - z * np.bincount(local, weights=z * x, minlength=n_comp)[local]
+
+    count = [0]
+
+    def matvec(x):
+        x = np.ravel(x)
+        if count[0] >= max_matvecs:
+            raise _BudgetExceeded
+        count[0] += 1
+        x = project(x)
+        return project(N @ x + x)
+
+    mu = np.zeros(0)
+    U = np.zeros((m, 0))
+    if k > 0:
+        op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
+        start = project(np.asarray(v0, dtype=np.float64)[idx])
+        try:
+            mu, U = eigsh(op, k, which="LA", v0=start, ncv=ncv, tol=tol,
+                          maxiter=max_matvecs)
+        except (_BudgetExceeded, ArpackNoConvergence, ArpackError):
+            return None, None, count[0]
+    theta = np.concatenate([np.zeros(n_comp_kept), 2.0 - mu[::-1]])
+    Z = np.zeros((m, n_comp_kept))
+    first = local < n_comp_kept
+    Z[np.flatnonzero(first), local[first]] = z[first]
+    V = np.zeros((n, theta.shape[0]))
+    V[idx] = scale[:, None] * np.hstack([Z, U[:, ::-1]])
+    V, _ = svd_flip(V, None, u_based_decision=True)
+    return np.ascontiguousarray(V), theta, count[0]
 
 
 def _d_orthonormalise(V, DV):
@@ -401,6 +496,19 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         spectral clustering uses; more hierarchies then only enlarge the
         search space. Connected components smaller than half an average
         cluster are left out of it (zero rows) and join the nearest cluster.
+    solver : {"auto", "bootstrap"}, default="auto"
+        How the ``embedding="ritz"`` eigenvectors are computed.
+        ``"bootstrap"``: the bootstrap AMG hierarchies and the Ritz
+        refinement. ``"auto"``: first ARPACK's Lanczos iteration on the
+        normalised adjacency (component vectors projected out), stopped
+        after 300 products with it; only if it has not converged by then
+        (relative residual 1e-5), the bootstrap, which then runs exactly as
+        with ``"bootstrap"``. The default because the eigenvectors of
+        well-conditioned graphs (block models, kNN graphs, small graphs)
+        converge in 60-200 products, several times faster than growing the
+        hierarchies, while on grids and meshes the attempt costs a small
+        share of the bootstrap. ``solver_`` says which one ran;
+        ``embedding="svd"`` always bootstraps.
     ritz_steps : int, default=20
         Largest number of refinement steps of the Ritz vectors
         (``embedding="ritz"``), each a LOBPCG step preconditioned by the
@@ -468,12 +576,21 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         The rows of the attribute vertices (empty without attributes).
     affinity_matrix_ : sparse CSR matrix of shape (n_samples, n_samples)
         The affinity used (float64).
+    solver_ : {"exact", "lanczos", "bootstrap"}
+        What computed the embedding: the dense eigensolve of a graph of at
+        most ``max_coarse`` vertices, Lanczos (``solver="auto"``) or the
+        bootstrap hierarchies.
+    n_matvecs_ : int
+        Products with the normalised adjacency spent by the Lanczos attempt
+        (0 when none was made; at most 300).
     n_hierarchies_ : int
-        Number of bootstrap hierarchies built.
+        Number of bootstrap hierarchies built (0 with ``solver_ ==
+        "lanczos"``).
     n_iter_ : int
         Same as ``n_hierarchies_``.
     convergence_ratio_ : float
-        The final composite solver's energy reduction per iteration.
+        The final composite solver's energy reduction per iteration (NaN
+        with ``solver_ == "lanczos"``: no solver was built).
     ritz_values_ : ndarray of shape (n_dims,)
         With ``embedding="ritz"``, the Ritz values of the columns of
         ``embedding_``, ascending: upper bounds on, and approximations of,
@@ -503,7 +620,8 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     phase_times_ : dict of str to float
         Wall-clock seconds of each phase of ``fit``: ``"affinity"`` (input
         validation and the affinity), ``"laplacian"`` (attribute
-        augmentation, components, pinned Laplacian), ``"bootstrap"`` (all
+        augmentation, components, pinned Laplacian), ``"lanczos"`` (the
+        Lanczos attempt, 0 when none was made), ``"bootstrap"`` (all
         hierarchies, split into ``"hierarchy setup"`` and ``"test
         iterations"``), ``"svd"`` (the starting basis), ``"ritz"`` (the
         refinement, with ``embedding="ritz"`` only) and ``"kmeans"`` (the
@@ -615,6 +733,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         "matching": [StrOptions({"suitor", "preis"})],
         "max_coarse": [Interval(numbers.Integral, 1, None, closed="left")],
         "embedding": [StrOptions({"ritz", "svd"})],
+        "solver": [StrOptions({"auto", "bootstrap"})],
         "ritz_steps": [Interval(numbers.Integral, 0, None, closed="left")],
         "ritz_tol": [Interval(numbers.Real, 0, None, closed="left")],
         "attribute_weight": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -645,6 +764,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         matching="suitor",
         max_coarse=10,
         embedding="ritz",
+        solver="auto",
         ritz_steps=20,
         ritz_tol=1e-4,
         attribute_weight=1.0,
@@ -668,6 +788,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         self.matching = matching
         self.max_coarse = max_coarse
         self.embedding = embedding
+        self.solver = solver
         self.ritz_steps = ritz_steps
         self.ritz_tol = ritz_tol
         self.attribute_weight = attribute_weight
@@ -781,9 +902,16 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         L, _ = pinned_laplacian(graph, components, weighted=self.weighted)
         timings["laplacian"] = time.perf_counter() - tic
 
+        timings["lanczos"] = 0.0
+        self.n_matvecs_ = 0
         if L.shape[0] <= self.max_coarse:
+            self.solver_ = "exact"
             self._embed_exactly(L, components, K, timings)
+        elif (self.solver == "auto" and self.embedding == "ritz"
+              and self._embed_by_lanczos(L, components, K, rng, timings)):
+            self.solver_ = "lanczos"
         else:
+            self.solver_ = "bootstrap"
             self._bootstrap_and_embed(L, components, n_components, K, rng, timings)
         if self.embedding_.shape[1] < K:
             warnings.warn(
@@ -863,6 +991,43 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
                 U, _ = _thin_svd_embedding(W)
             timings["svd"] = time.perf_counter() - tic
             self._embed(U, L, components, K, info, timings)
+
+    def _embed_by_lanczos(self, L, components, K, rng, timings):
+        """Try the embedding by Lanczos within its budget; True on success.
+
+        Sets the embedding and the solver attributes when ARPACK converges
+        within ``_LANCZOS_MAX_MATVECS`` products; otherwise leaves ``rng`` as
+        it found it, so the bootstrap that follows draws what it would have
+        drawn without the attempt.
+        """
+        tic = time.perf_counter()
+        state = rng.get_state()
+        v0 = rng.uniform(-1.0, 1.0, L.shape[0])
+        sizes = np.bincount(components)
+        active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
+        # ARPACK's tall, thin updates are memory-bound; a BLAS team only
+        # spins beside them.
+        with single_threaded_blas():
+            V, theta, self.n_matvecs_ = _lanczos_embedding(
+                L, K, active, components, v0,
+                max_matvecs=_LANCZOS_MAX_MATVECS, tol=_LANCZOS_TOL,
+            )
+        timings["lanczos"] = time.perf_counter() - tic
+        self._log(f"lanczos: {self.n_matvecs_} products, "
+                  f"{'converged' if V is not None else 'not converged'}")
+        if V is None:
+            rng.set_state(state)
+            return False
+        self.n_hierarchies_ = self.n_iter_ = 0
+        self.convergence_ratio_ = np.nan  # no hierarchy was built
+        self.n_vcycles_ = 0
+        self.operator_complexity_ = np.zeros(0)
+        self.n_ritz_steps_ = 0
+        self.ritz_values_ = theta
+        n = self.affinity_matrix_.shape[0]
+        self.embedding_ = V[:n]
+        self.attribute_embedding_ = V[n:]
+        return True
 
     def _embed_exactly(self, L, components, K, timings):
         """The embedding of a graph the hierarchy solves in one exact level.

@@ -34,6 +34,8 @@ cdef struct _Work:
     long long* labels
     double* mindist
     double* c0
+    double* ct
+    double* dist
     double* ca
     double* table
     long long* count
@@ -46,12 +48,15 @@ cdef int _alloc(_Work* w, Py_ssize_t n, Py_ssize_t d, Py_ssize_t m,
     w.labels = <long long*> malloc((n + 1) * sizeof(long long))
     w.mindist = <double*> malloc((n + 1) * sizeof(double))
     w.c0 = <double*> malloc((K * d + 1) * sizeof(double))
+    w.ct = <double*> malloc((K * d + 1) * sizeof(double))
+    w.dist = <double*> malloc((K + 1) * sizeof(double))
     w.ca = <double*> malloc((m * K * d + 1) * sizeof(double))
     w.table = <double*> malloc((n_attr * K + 1) * sizeof(double))
     w.count = <long long*> malloc((K + 1) * sizeof(long long))
     w.count_v = <double*> malloc((n_attr * K + 1) * sizeof(double))
     w.holders = <double*> malloc((m * K + 1) * sizeof(double))
-    if (w.labels == NULL or w.mindist == NULL or w.c0 == NULL or w.ca == NULL
+    if (w.labels == NULL or w.mindist == NULL or w.c0 == NULL or w.ct == NULL
+            or w.dist == NULL or w.ca == NULL
             or w.table == NULL or w.count == NULL or w.count_v == NULL
             or w.holders == NULL):
         return -1
@@ -62,6 +67,8 @@ cdef void _release(_Work* w) noexcept nogil:
     free(w.labels)
     free(w.mindist)
     free(w.c0)
+    free(w.ct)
+    free(w.dist)
     free(w.ca)
     free(w.table)
     free(w.count)
@@ -124,7 +131,10 @@ cdef double _assign(const double* X, const double* U, const long long* codes,
     """Assign every point to its nearest centroid; returns the inertia."""
     cdef Py_ssize_t i, c, k, l, v
     cdef long long code, best
-    cdef double dist, diff, best_dist, inertia = 0.0
+    cdef double dist, diff, xk, best_dist, inertia = 0.0
+    cdef double* dists = w.dist
+    cdef const double* ct = w.ct
+    cdef const double* row
     for v in range(n_attr):
         l = block[v]
         for c in range(K):
@@ -133,22 +143,33 @@ cdef double _assign(const double* X, const double* U, const long long* codes,
                 diff = U[v * d + k] - w.ca[(l * K + c) * d + k]
                 dist += diff * diff
             w.table[v * K + c] = dist
+    # Centroids coordinate-major: the loop over clusters, innermost, keeps
+    # K independent sums (vectorised), each summed over the coordinates in
+    # order, as a loop over coordinates per cluster would.
+    for c in range(K):
+        for k in range(d):
+            w.ct[k * K + c] = w.c0[c * d + k]
     n_changed[0] = 0
     for i in range(n):
-        best = 0
-        best_dist = 0.0
         for c in range(K):
-            dist = 0.0
-            for k in range(d):
-                diff = X[i * d + k] - w.c0[c * d + k]
-                dist += diff * diff
-            for l in range(m):
-                code = codes[i * m + l]
-                if code >= 0:
-                    dist += w.table[code * K + c]
-            if c == 0 or dist < best_dist:
+            dists[c] = 0.0
+        for k in range(d):
+            xk = X[i * d + k]
+            row = ct + k * K
+            for c in range(K):
+                diff = xk - row[c]
+                dists[c] += diff * diff
+        for l in range(m):
+            code = codes[i * m + l]
+            if code >= 0:
+                for c in range(K):
+                    dists[c] += w.table[code * K + c]
+        best = 0
+        best_dist = dists[0]
+        for c in range(1, K):
+            if dists[c] < best_dist:
                 best = c
-                best_dist = dist
+                best_dist = dists[c]
         if w.labels[i] != best:
             n_changed[0] += 1
             w.labels[i] = best
