@@ -61,8 +61,11 @@ CASES = {
         dict(design="moons_classes", n=300, n_labeled=10, n_seeds=1),
     ],
     "medium": [
-        *(dict(design=m, n=1000, n_labeled=20, n_seeds=5) for m in MANIFOLDS),
-        dict(design="moons", n=1000, n_labeled=50, n_seeds=5),
+        *(
+            dict(design=m, n=1000, n_labeled=k, n_seeds=5)
+            for k in (10, 20, 50)
+            for m in MANIFOLDS
+        ),
         dict(design="diabetes", n=442, n_labeled=50, n_seeds=5),
         dict(design="friedman1", n=1000, n_labeled=50, n_seeds=5),
         dict(design="digits", n=1797, n_labeled=90, n_seeds=5),
