@@ -128,6 +128,18 @@ def _augment(A, codes, attribute_weight):
     return A_aug, global_codes, block
 
 
+def _active_vertices(components, n_clusters):
+    """Vertices of the components the embedding is computed on.
+
+    Components smaller than half an average cluster would take eigenvectors
+    of their own (cut 0) from the ``n_clusters`` the large ones need: they
+    are left out (zero rows) and join the nearest cluster.
+    """
+    sizes = np.bincount(components)
+    n = components.shape[0]
+    return sizes[components] >= max(2.0, n / (2.0 * n_clusters))
+
+
 def _component_indicators(components, n_clusters):
     """Indicators of the largest components with two or more vertices.
 
@@ -1003,8 +1015,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         tic = time.perf_counter()
         state = rng.get_state()
         v0 = rng.uniform(-1.0, 1.0, L.shape[0])
-        sizes = np.bincount(components)
-        active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
+        active = _active_vertices(components, K)
         # ARPACK's tall, thin updates are memory-bound; a BLAS team only
         # spins beside them.
         with single_threaded_blas():
@@ -1049,8 +1060,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         # A BLAS thread team costs more to wake than these tiny products.
         with single_threaded_blas():
             if self.embedding == "ritz":
-                sizes = np.bincount(components)
-                active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
+                active = _active_vertices(components, K)
                 U, self.ritz_values_ = _exact_embedding(L, K, active)
             else:
                 V, _ = _exact_embedding(L, K, np.ones(L.shape[0], dtype=bool))
@@ -1066,11 +1076,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         n = self.affinity_matrix_.shape[0]
         if self.embedding == "ritz":
             tic = time.perf_counter()
-            # Components smaller than half an average cluster would take
-            # Ritz directions of their own (cut 0) from the K the large
-            # ones need: they are left out and join the nearest cluster.
-            sizes = np.bincount(components)
-            active = sizes[components] >= max(2.0, L.shape[0] / (2.0 * K))
+            active = _active_vertices(components, K)
             U, self.ritz_values_, n_vcycles, self.n_ritz_steps_ = _ritz_embedding(
                 U, L, K, active=active,
                 hierarchies=info["hierarchies"], steps=self.ritz_steps,
