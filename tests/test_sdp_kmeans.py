@@ -247,7 +247,7 @@ def test_pipeline_grid_search_clone_pickle():
     assert clone(km).get_params() == km.get_params()
 
 
-def test_two_repeated_points_terminate():
+def test_two_repeated_points_terminate(tmp_path):
     # Rows made of two repeated points once sent the simplex projection into
     # a cycle (rounding let entries back into the active set) inside a nogil
     # loop; run in a child process so that a regression fails instead of
@@ -262,6 +262,7 @@ def test_two_repeated_points_terminate():
         "    assert labels[0] != labels[6]\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,  # import the installed package, not the source tree
     )
     assert done.returncode == 0, done.stderr
