@@ -31,10 +31,6 @@ from ..utils._openmp_helpers import _openmp_effective_n_threads
 _BLOCK_ROWS = 1 << 12
 # Rows per thread below which a distance pass stays on one thread.
 _THREAD_ROWS = 1 << 16
-# Rows below which the concentration steps of the starts run one after the
-# other instead of on a thread each (a start's pass over 4096 rows takes
-# tens of microseconds, about what a thread costs to hand work to).
-_START_THREAD_ROWS = 1 << 12
 # Relative eigenvalue floor of a scatter inside the steps (exact fits).
 _STEP_FLOOR = 1e-12
 # C-steps run from every start before the best one is run to convergence;
@@ -108,11 +104,7 @@ def _whitened_distances(X, location, S):
             Y -= shift
             d2[rows] = np.einsum("ij,ij->i", Y, Y)
 
-    # Reading the thread count costs about a millisecond (joblib inspects the
-    # cgroup each call): skip it where one thread runs anyway.
-    n_threads = n // _THREAD_ROWS
-    if n_threads > 1:
-        n_threads = min(_openmp_effective_n_threads(), n_threads)
+    n_threads = min(_openmp_effective_n_threads(), n // _THREAD_ROWS)
     if n_threads <= 1:
         run(0, n)
     else:
@@ -302,25 +294,12 @@ def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
     anchor_loc, anchor_S = starts[0]
     anchor_L = _cholesky_floored(np.asarray(anchor_S, dtype=np.float64))
     anchor_cut = float(stats.chi2.ppf(_ANCHOR_QUANTILE, X.shape[1]))
-    def run(subset):
-        return _c_steps(
+    best, best_key = None, None
+    for subset in first:
+        result = _c_steps(
             X, subset, delta=delta, assume_centered=assume_centered,
             max_steps=screen,
         )
-
-    # The starts are independent: on enough rows they run on one Python
-    # thread each (their passes release the GIL; BLAS is single-threaded
-    # around the fit), and the winner is chosen in start order as before.
-    n_threads = min(len(first), X.shape[0] // _START_THREAD_ROWS)
-    if n_threads > 1:
-        n_threads = min(_openmp_effective_n_threads(), n_threads)
-    if n_threads > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            results = list(pool.map(run, first))
-    else:
-        results = [run(subset) for subset in first]
-    best, best_key = None, None
-    for result in results:
         y = linalg.solve_triangular(anchor_L, result[0] - anchor_loc, lower=True)
         key = (float(y @ y) > anchor_cut, result[2])
         if best is None or key < best_key:

@@ -8,6 +8,7 @@ from cython.parallel cimport prange
 
 import numbers
 import os
+from functools import lru_cache
 
 from joblib import cpu_count
 
@@ -23,6 +24,16 @@ def _openmp_parallelism_enabled():
         :func:`_openmp_effective_n_threads` always returns 1.
     """
     return bool(SKSPECTRAL_OPENMP_ENABLED)
+
+
+@lru_cache(maxsize=2)
+def _usable_cpus(only_physical_cores):
+    """CPUs usable by this process (cgroup and affinity aware), read once.
+
+    joblib reads the cgroup files at every call, about a millisecond, which
+    adds up where a kernel asks for its thread count once per pass.
+    """
+    return cpu_count(only_physical_cores=only_physical_cores)
 
 
 cpdef int _openmp_effective_n_threads(n_threads=None, bint only_physical_cores=False):
@@ -68,7 +79,7 @@ cpdef int _openmp_effective_n_threads(n_threads=None, bint only_physical_cores=F
     else:
         # omp_get_max_threads() counts hardware threads of the host; a
         # container or CPU affinity may grant fewer.
-        max_n_threads = min(omp_get_max_threads(), cpu_count(only_physical_cores))
+        max_n_threads = min(omp_get_max_threads(), _usable_cpus(only_physical_cores))
 
     if n_threads is None:
         return max(max_n_threads, 1)
