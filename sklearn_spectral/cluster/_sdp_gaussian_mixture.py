@@ -550,7 +550,13 @@ class SDPGaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         X, X64, rng, n_threads = _check_fit_input(
             self, X, max(K, 2), f"max(n_components, 2)={max(K, 2)}"
         )
-        n_distinct = np.unique(X64, axis=0).shape[0] if K > 1 else 1
+        # Distinct rows are counted on all of X only if the first rows hold
+        # fewer than K (sorting 1e6 rows takes a second).
+        n_distinct = 1
+        if K > 1:
+            n_distinct = np.unique(X64[: max(1000, 20 * K)], axis=0).shape[0]
+            if n_distinct < K:
+                n_distinct = np.unique(X64, axis=0).shape[0]
         if n_distinct < K:
             raise ValueError(
                 f"{pre}X has {n_distinct} distinct rows, fewer than "
