@@ -8,7 +8,7 @@ of the shrinkage comedian estimate, in module-level steps:
 - :func:`_whitened_distances`: squared Mahalanobis distances and the log
   determinant of a scatter, one BLAS pass over the data;
 - :func:`_concentrate`: concentration steps (FastMCD's C-steps) from every
-  start, the best one run until the determinant stops falling;
+  start, the best ones run until the determinant stops falling;
 - :func:`_search`: the starts and their concentration, screened on a sample
   of the rows when the data are large, the winner then concentrated on all
   of them;
@@ -33,9 +33,11 @@ _BLOCK_ROWS = 1 << 12
 _THREAD_ROWS = 1 << 16
 # Relative eigenvalue floor of a scatter inside the steps (exact fits).
 _STEP_FLOOR = 1e-12
-# C-steps run from every start before the best one is run to convergence;
-# below _SCREEN_SIZE entries in X, every start runs to convergence.
+# C-steps run from every start before the _SCREEN_KEEP best ones are run to
+# convergence (as FastMCD screens its starts); on X of at most _SCREEN_SIZE
+# entries that is not the screening sample, every start runs to convergence.
 _SCREEN_STEPS = 2
+_SCREEN_KEEP = 2
 _SCREEN_SIZE = 1 << 18
 # Above _SCREEN_SIZE entries, the starts are built and concentrated on a sample
 # of about _SCREEN_SIZE entries (at least _SAMPLE_ROWS_PER_FEATURE rows per
@@ -45,8 +47,8 @@ _SAMPLE_SEED = 0
 # After such a screen, the C-steps on all the rows stop once the log
 # determinant falls by less than this (a few boundary rows of the subset
 # still trading places; the sampling error of the log determinant is of
-# order sqrt(2 p / n), 1e-2 at 1e6 x 50).
-_FULL_LOGDET_TOL = 1e-6
+# order sqrt(2 p / n), 1e-2 at 1e6 x 50, a hundred times this).
+_FULL_LOGDET_TOL = 1e-4
 # Chi-square quantile of the comedian distance within which the mean of an
 # accepted concentration subset lies.
 _ANCHOR_QUANTILE = 0.975
@@ -212,7 +214,23 @@ def _deterministic_starts(X, center, S, *, h, assume_centered):
     return starts
 
 
-def _c_steps(X, subset, *, delta, assume_centered, max_steps, tol=0.0):
+def _smallest(d2, h):
+    """Sorted indices of the ``h`` smallest entries of d2.
+
+    Of entries tied at the cut, the lowest indices are taken. One selection
+    and two comparisons: no sort of the indices.
+    """
+    n = d2.shape[0]
+    if h >= n:
+        return np.arange(n)
+    cut = np.partition(d2, h - 1)[h - 1]
+    chosen = d2 < cut
+    missing = h - int(np.count_nonzero(chosen))
+    chosen[np.flatnonzero(d2 == cut)[:missing]] = True
+    return np.flatnonzero(chosen)
+
+
+def _c_steps(X, subset, *, delta, assume_centered, max_steps, tol=0.0, fit=None):
     """Concentration steps from a subset of rows.
 
     Each step fits the mean and the (shrunk) covariance of the subset and
@@ -221,6 +239,9 @@ def _c_steps(X, subset, *, delta, assume_centered, max_steps, tol=0.0):
     shrinkage intensity, Boudt et al.). Stops when it no longer falls, when
     the subset repeats, after ``max_steps``, or after a step whose log
     determinant fell by no more than ``tol`` (that step is kept).
+
+    ``fit``, if given, is ``(location, S, logdet, d2)`` of ``subset`` as this
+    function returns them; they are then not computed again.
 
     Returns
     -------
@@ -232,13 +253,16 @@ def _c_steps(X, subset, *, delta, assume_centered, max_steps, tol=0.0):
     n_steps : int
     """
     h = subset.shape[0]
-    location, S = _subset_estimates(
-        X, subset, delta=delta, assume_centered=assume_centered
-    )
-    d2, logdet = _whitened_distances(X, location, S)
+    if fit is None:
+        location, S = _subset_estimates(
+            X, subset, delta=delta, assume_centered=assume_centered
+        )
+        d2, logdet = _whitened_distances(X, location, S)
+    else:
+        location, S, logdet, d2 = fit
     n_steps = 0
     for n_steps in range(1, max_steps + 1):
-        new = np.sort(np.argpartition(d2, h - 1)[:h])
+        new = _smallest(d2, h)
         if np.array_equal(new, subset):
             break
         loc_new, S_new = _subset_estimates(
@@ -254,18 +278,23 @@ def _c_steps(X, subset, *, delta, assume_centered, max_steps, tol=0.0):
     return location, S, logdet, subset, d2, n_steps
 
 
-def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
+def _concentrate(
+    X, starts, *, h, shrink_scatter, assume_centered, max_steps, screen=None
+):
     """Concentration steps from every start; the lowest determinant wins.
 
     Every start gives its first subset (the ``h`` rows nearest it); each
-    subset runs C-steps until it converges, or, when X has more than
-    ``_SCREEN_SIZE`` entries, two C-steps, after which the one with the
-    lowest determinant runs until it converges; the lowest determinant wins
-    among the subsets whose mean lies within the comedian estimate's
-    chi-square cut. With ``shrink_scatter``, the covariance of every
-    subset is shrunk toward ``m * I`` with one fixed intensity (which keeps
-    the determinant falling): :func:`_gated_intensity` of the first subset of
-    the first start.
+    subset runs ``screen`` C-steps, after which the ``_SCREEN_KEEP`` with
+    the lowest determinants run until they converge (as FastMCD screens its
+    starts); the lowest determinant wins among the subsets whose mean lies
+    within the comedian estimate's chi-square cut. With ``shrink_scatter``,
+    the covariance of every subset is shrunk toward ``m * I`` with one fixed
+    intensity (which keeps the determinant falling): :func:`_gated_intensity`
+    of the first subset of the first start.
+
+    ``screen`` defaults to ``_SCREEN_STEPS`` when X has more than
+    ``_SCREEN_SIZE`` entries, to ``max_steps`` (every start runs until it
+    converges) otherwise.
 
     Returns
     -------
@@ -279,14 +308,12 @@ def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
     n_steps : int
         C-steps run by the winning start.
     """
-    first = []
-    for location, S in starts:
-        d2, _ = _whitened_distances(X, location, S)
-        first.append(np.sort(np.argpartition(d2, h - 1)[:h]))
+    first = [_smallest(_whitened_distances(X, loc, S)[0], h) for loc, S in starts]
     delta = 0.0
     if shrink_scatter:
         delta = _gated_intensity(X[first[0]], assume_centered)
-    screen = _SCREEN_STEPS if X.size > _SCREEN_SIZE else max_steps
+    if screen is None:
+        screen = _SCREEN_STEPS if X.size > _SCREEN_SIZE else max_steps
     # A subset whose mean lies beyond the chi-square cut of the first start
     # (the comedian estimate, of bounded influence) is accepted only if no
     # other is: that rejects subsets built around a far cluster of outliers
@@ -294,24 +321,25 @@ def _concentrate(X, starts, *, h, shrink_scatter, assume_centered, max_steps):
     anchor_loc, anchor_S = starts[0]
     anchor_L = _cholesky_floored(np.asarray(anchor_S, dtype=np.float64))
     anchor_cut = float(stats.chi2.ppf(_ANCHOR_QUANTILE, X.shape[1]))
-    best, best_key = None, None
-    for subset in first:
-        result = _c_steps(
-            X, subset, delta=delta, assume_centered=assume_centered,
-            max_steps=screen,
-        )
+
+    def key(result):
         y = linalg.solve_triangular(anchor_L, result[0] - anchor_loc, lower=True)
-        key = (float(y @ y) > anchor_cut, result[2])
-        if best is None or key < best_key:
-            best, best_key = result, key
-    if screen >= max_steps:
-        location, S, _, subset, d2, n_steps = best
-        return location, S, subset, d2, delta, n_steps
-    steps_done = best[5]
-    location, S, _, subset, d2, n_steps = _c_steps(
-        X, best[3], delta=delta, assume_centered=assume_centered, max_steps=max_steps
-    )
-    return location, S, subset, d2, delta, steps_done + n_steps
+        return (float(y @ y) > anchor_cut, result[2])
+
+    kwargs = dict(delta=delta, assume_centered=assume_centered)
+    results = [_c_steps(X, s, max_steps=screen, **kwargs) for s in first]
+    if screen < max_steps:
+        # sorted() is stable: of equal keys, the earlier start comes first
+        kept = sorted(results, key=key)[:_SCREEN_KEEP]
+        results = []
+        for location, S, logdet, subset, d2, n_screen in kept:
+            location, S, logdet, subset, d2, n_steps = _c_steps(
+                X, subset, max_steps=max_steps, fit=(location, S, logdet, d2),
+                **kwargs,
+            )
+            results.append((location, S, logdet, subset, d2, n_screen + n_steps))
+    location, S, _, subset, d2, n_steps = min(results, key=key)
+    return location, S, subset, d2, delta, n_steps
 
 
 def _screening_sample(n, p):
@@ -338,9 +366,10 @@ def _search(X, center, S, *, h, shrink_scatter, assume_centered, max_steps):
     sample), the comedian estimate and the :func:`_deterministic_starts` of X
     run :func:`_concentrate` on X. On larger data they do so on the rows of
     :func:`_screening_sample`, with subsets of ``ceil(h m / n)`` of its ``m``
-    rows, as FastMCD screens its starts on subsets: every start runs to
-    convergence there, and the winner's estimates give the first subset of
-    the concentration steps on all the rows, run with the shrinkage intensity
+    rows, as FastMCD screens its starts on subsets: every start runs
+    ``_SCREEN_STEPS`` C-steps there and the ``_SCREEN_KEEP`` best run to
+    convergence; the winner's estimates give the first subset of the
+    concentration steps on all the rows, run with the shrinkage intensity
     fixed on the sample until the log determinant falls by less than
     ``_FULL_LOGDET_TOL``. The full-data passes are then those of one start
     instead of every start.
@@ -380,9 +409,11 @@ def _search(X, center, S, *, h, shrink_scatter, assume_centered, max_steps):
     starts = [(center, S)] + _deterministic_starts(
         Xs, center, S, h=h_s, assume_centered=assume_centered
     )
-    loc_s, S_s, _, _, delta, steps_s = _concentrate(Xs, starts, h=h_s, **kwargs)
+    loc_s, S_s, _, _, delta, steps_s = _concentrate(
+        Xs, starts, h=h_s, screen=_SCREEN_STEPS, **kwargs
+    )
     d2, _ = _whitened_distances(X, loc_s, S_s)
-    first = np.sort(np.argpartition(d2, h - 1)[:h])
+    first = _smallest(d2, h)
     location, S, _, subset, d2, n_steps = _c_steps(
         X, first, delta=delta, assume_centered=assume_centered,
         max_steps=max_steps, tol=_FULL_LOGDET_TOL,
