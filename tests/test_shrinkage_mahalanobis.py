@@ -24,7 +24,11 @@ from sklearn_spectral.covariance import (
     ShrinkageComedianCovariance,
     ShrinkageMahalanobisDetector,
 )
-from sklearn_spectral.covariance._comedian import _comedian, _row_median_mad
+from sklearn_spectral.covariance._comedian import (
+    _comedian,
+    _row_distances,
+    _row_median_mad,
+)
 from sklearn_spectral.covariance._concentration import (
     _c_steps,
     _reweighted_estimates,
@@ -438,6 +442,36 @@ def test_comedian_kernel_equals_numpy(n):
     med, mad2 = _row_median_mad(np.ascontiguousarray(Z.T), 2)
     assert_array_equal(med, np.median(Z, axis=0))
     assert_array_equal(mad2, np.median((Z - np.median(Z, axis=0)) ** 2, axis=0))
+
+
+@pytest.mark.parametrize("n", [4096, 5001, 20000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_median_mad_kernel_sampled_bracket(n, dtype):
+    # from 4096 values on, the selections run inside a sampled bracket
+    rng = np.random.default_rng(n)
+    Z = rng.standard_normal((n, 5)).astype(dtype)
+    Z[: n // 2, 1] = 0.5  # the median is a tie
+    Z[:, 2] = np.round(Z[:, 2])
+    Z[:, 3] = np.round(3 * Z[:, 3]) / 3
+    Z[:, 4] = np.exp(4 * Z[:, 4])  # skewed
+    for n_threads in (1, 2):
+        med, mad2 = _row_median_mad(np.ascontiguousarray(Z.T), n_threads)
+        ref = np.median(Z, axis=0)
+        assert_array_equal(med, ref.astype(np.float64))
+        assert_array_equal(mad2, np.median((Z - ref) ** 2, axis=0).astype(np.float64))
+    com, _, _ = _comedian(np.ascontiguousarray(Z.T), 50, False, 2)
+    assert_array_equal(com, _numpy_comedian(Z).astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_distances_kernel(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 7)).astype(dtype)
+    point = rng.standard_normal(7)
+    out = np.empty(1000)
+    for n_threads in (1, 2):
+        _row_distances(X, point, out, n_threads)
+        assert_allclose(out, np.linalg.norm(X - point, axis=1), rtol=1e-12)
 
 
 def test_comedian_kernel_float32_and_threads():

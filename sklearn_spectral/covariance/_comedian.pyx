@@ -16,6 +16,14 @@ a standard error as ``(y_hi - y_lo) / (2 * 1.96)``.
 ``_row_median_mad`` gives, per row of a ``p x n`` array, the median and the
 median of the squared deviations from it (a squared MAD), in parallel over rows.
 
+Every selection over ``n >= 4096`` values first brackets the ranks it needs
+by a systematic sample of about ``4 sqrt(n)`` of them, packs the values inside
+the bracket in one branch-free pass and selects among those only; the values
+are exact order statistics either way.
+
+``_row_distances`` gives the Euclidean distances of the rows of an ``n x p``
+array to a point (the pass of each Weiszfeld iteration), in parallel over rows.
+
 Medians of an even number of values are the mean of the two middle ones, as
 :func:`numpy.median` computes them: ``(a + b) / 2`` in the input precision.
 """
@@ -24,7 +32,6 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
 from libc.math cimport sqrt
-from libc.string cimport memcpy
 
 import numpy as np
 
@@ -40,19 +47,6 @@ cdef inline floating _max_of(const floating* buf, Py_ssize_t length) noexcept no
         if buf[i] > best:
             best = buf[i]
     return best
-
-
-cdef inline floating _median_inplace(floating* buf, Py_ssize_t n) noexcept nogil:
-    """Median of buf[0:n] (n >= 1); leaves buf partitioned around index n // 2."""
-    cdef Py_ssize_t mid = n // 2
-    cdef floating upper, lower
-    nth_element(buf, buf + mid, buf + n)
-    upper = buf[mid]
-    if n % 2 == 1:
-        return upper
-    # Every value before ``mid`` is <= upper: the lower middle is their max.
-    lower = _max_of(buf, mid)
-    return (lower + upper) / 2
 
 
 cdef inline double _order_stats(
@@ -86,6 +80,25 @@ cdef inline double _order_stats(
     return med
 
 
+cdef inline bint _sample_bracket(
+    floating* sample, Py_ssize_t m, Py_ssize_t n, Py_ssize_t r_min,
+    Py_ssize_t r_max, floating* va, floating* vb,
+) noexcept nogil:
+    """Values va <= vb that likely bracket the ranks r_min .. r_max of n values,
+    from a systematic sample of m of them (reordered in place). False when the
+    sample is too small to bracket them with a margin of about 2 sqrt(m)."""
+    cdef Py_ssize_t d = 2 * <Py_ssize_t> sqrt(<double> m) + 2
+    cdef Py_ssize_t s_lo = (r_min * m) // n - d
+    cdef Py_ssize_t s_hi = (r_max * m) // n + 1 + d
+    if s_lo < 0 or s_hi >= m:
+        return False
+    nth_element(sample, sample + s_lo, sample + m)
+    va[0] = sample[s_lo]
+    nth_element(sample + s_lo + 1, sample + s_hi, sample + m)
+    vb[0] = sample[s_hi]
+    return True
+
+
 cdef inline double _pair_stats(
     const floating* a, const floating* b, Py_ssize_t n,
     floating* buf, floating* sample, Py_ssize_t stride, Py_ssize_t m,
@@ -99,7 +112,7 @@ cdef inline double _pair_stats(
     inside it, and the selection runs on the packed values only. When the
     bracket misses (rare), the full selection runs. Either way the values are
     exact order statistics of the products."""
-    cdef Py_ssize_t i, t, below, count, s_lo, s_hi, d, r_min, r_max
+    cdef Py_ssize_t i, t, below, count, r_min, r_max
     cdef floating y, va, vb
     if compute_se:
         r_min = lo
@@ -110,14 +123,7 @@ cdef inline double _pair_stats(
     if m > 0:
         for t in range(m):
             sample[t] = a[t * stride] * b[t * stride]
-        d = 2 * <Py_ssize_t> sqrt(<double> m) + 2
-        s_lo = (r_min * m) // n - d
-        s_hi = (r_max * m) // n + 1 + d
-        if s_lo >= 0 and s_hi < m:
-            nth_element(sample, sample + s_lo, sample + m)
-            va = sample[s_lo]
-            nth_element(sample + s_lo + 1, sample + s_hi, sample + m)
-            vb = sample[s_hi]
+        if _sample_bracket(sample, m, n, r_min, r_max, &va, &vb):
             below = 0
             count = 0
             for i in range(n):
@@ -134,8 +140,61 @@ cdef inline double _pair_stats(
     return _order_stats(buf, n, 0, n, lo, hi, compute_se, out_lo, out_hi)
 
 
-# Below this many rows the full selection is used directly.
+cdef inline floating _median_of(
+    const floating* a, floating c, bint squared, Py_ssize_t n,
+    floating* buf, floating* sample, Py_ssize_t stride, Py_ssize_t m,
+) noexcept nogil:
+    """Median of the values a[i], or of (a[i] - c)^2 when squared, bracketed
+    by a systematic sample of m of them as in _pair_stats (m = 0: no sample).
+    """
+    cdef Py_ssize_t i, t, below, count
+    cdef Py_ssize_t r_min = (n - 1) // 2
+    cdef Py_ssize_t r_max = n // 2
+    cdef floating y, va, vb
+    cdef double unused
+    if m > 0:
+        for t in range(m):
+            y = a[t * stride]
+            if squared:
+                y = (y - c) * (y - c)
+            sample[t] = y
+        if _sample_bracket(sample, m, n, r_min, r_max, &va, &vb):
+            below = 0
+            count = 0
+            if squared:
+                for i in range(n):
+                    y = (a[i] - c) * (a[i] - c)
+                    below += y < va
+                    buf[count] = y
+                    count += (y >= va) & (y <= vb)
+            else:
+                for i in range(n):
+                    y = a[i]
+                    below += y < va
+                    buf[count] = y
+                    count += (y >= va) & (y <= vb)
+            if below <= r_min and r_max < below + count:
+                return <floating> _order_stats(
+                    buf, count, below, n, 0, 0, False, &unused, &unused
+                )
+    for i in range(n):
+        y = a[i]
+        if squared:
+            y = (y - c) * (y - c)
+        buf[i] = y
+    return <floating> _order_stats(buf, n, 0, n, 0, 0, False, &unused, &unused)
+
+
+# Below this many values the full selection is used directly.
 cdef Py_ssize_t _SAMPLE_MIN_N = 4096
+
+
+cdef inline Py_ssize_t _sample_stride(Py_ssize_t n) noexcept:
+    """Stride of the systematic sample of n values: about 4 sqrt(n) of them
+    (at least 1000), or 0 (no sample) below _SAMPLE_MIN_N values."""
+    if n < _SAMPLE_MIN_N:
+        return 0
+    return max(1, n // max(1000, <Py_ssize_t> (4.0 * sqrt(<double> n))))
 
 
 def _comedian(const floating[:, ::1] ZT, Py_ssize_t h, bint compute_se, int n_threads):
@@ -165,7 +224,7 @@ def _comedian(const floating[:, ::1] ZT, Py_ssize_t h, bint compute_se, int n_th
     cdef Py_ssize_t p = ZT.shape[0]
     cdef Py_ssize_t n = ZT.shape[1]
     cdef Py_ssize_t n_pairs = p * (p + 1) // 2
-    cdef Py_ssize_t t, j, k, mid, lo, hi, stride, m, m_target
+    cdef Py_ssize_t t, j, k, mid, lo, hi, stride, m
     cdef floating* buf
     cdef floating* sample
     cdef double med
@@ -204,14 +263,8 @@ def _comedian(const floating[:, ::1] ZT, Py_ssize_t h, bint compute_se, int n_th
     if hi > n - 1:
         hi = n - 1
 
-    # systematic sample: about 4 sqrt(n) products (at least 1000)
-    if n >= _SAMPLE_MIN_N:
-        m_target = max(1000, int(4.0 * n ** 0.5))
-        stride = max(1, n // m_target)
-        m = (n - 1) // stride + 1
-    else:
-        stride = 1
-        m = 0
+    stride = _sample_stride(n)
+    m = (n - 1) // stride + 1 if stride > 0 else 0
 
     with nogil, parallel(num_threads=n_threads):
         buf = <floating*> malloc(n * sizeof(floating))
@@ -249,7 +302,9 @@ def _row_median_mad(
     Parameters
     ----------
     A : ndarray of shape (p, n), float32 or float64, C-contiguous
+        IN: the rows.
     n_threads : int
+        OpenMP threads.
     compute_mad : bool, default=True
         Also compute the squared MAD (a second selection per row).
 
@@ -262,9 +317,12 @@ def _row_median_mad(
     """
     cdef Py_ssize_t p = A.shape[0]
     cdef Py_ssize_t n = A.shape[1]
-    cdef Py_ssize_t l, i
+    cdef Py_ssize_t l
+    cdef Py_ssize_t stride = _sample_stride(n)
+    cdef Py_ssize_t m = (n - 1) // stride + 1 if stride > 0 else 0
     cdef floating* buf
-    cdef floating med, dev
+    cdef floating* sample
+    cdef floating med
     # A flag in memory, not a variable: variables assigned in a parallel block
     # are thread-private.
     failed_arr = np.zeros(1, dtype=np.intc)
@@ -279,21 +337,20 @@ def _row_median_mad(
 
     with nogil, parallel(num_threads=n_threads):
         buf = <floating*> malloc(n * sizeof(floating))
-        if buf == NULL:
+        sample = <floating*> malloc((m + 1) * sizeof(floating))
+        if buf == NULL or sample == NULL:
             failed[0] = 1
         for l in prange(p, schedule="dynamic"):
-            if buf == NULL:
+            if buf == NULL or sample == NULL:
                 continue
-            memcpy(buf, &A[l, 0], n * sizeof(floating))
-            med = _median_inplace(buf, n)
+            med = _median_of(&A[l, 0], 0, False, n, buf, sample, stride, m)
             med_out[l] = med
-            if not compute_mad:
-                continue
-            for i in range(n):
-                dev = A[l, i] - med
-                buf[i] = dev * dev
-            mad_out[l] = _median_inplace(buf, n)
+            if compute_mad:
+                mad_out[l] = _median_of(
+                    &A[l, 0], med, True, n, buf, sample, stride, m
+                )
         free(buf)
+        free(sample)
 
     if failed_arr[0]:
         raise MemoryError(
@@ -301,3 +358,34 @@ def _row_median_mad(
             "thread."
         )
     return med_arr, mad_arr
+
+
+def _row_distances(
+    const floating[:, :] X, const double[::1] point, double[::1] out,
+    int n_threads,
+):
+    """Euclidean distances of the rows of X to a point, in float64.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), float32 or float64, any strides
+        IN: the rows.
+    point : ndarray of shape (p,), float64
+        IN: the point.
+    out : ndarray of shape (n,), float64
+        OUT: ``out[i] = |X[i] - point|``.
+    n_threads : int
+        OpenMP threads.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t p = X.shape[1]
+    cdef Py_ssize_t i, j
+    cdef double z, acc
+    if point.shape[0] != p or out.shape[0] != n:
+        raise ValueError("_row_distances: point or out does not match X.")
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        acc = 0.0
+        for j in range(p):
+            z = X[i, j] - point[j]
+            acc = acc + z * z
+        out[i] = sqrt(acc)

@@ -32,9 +32,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._openmp_helpers import _openmp_effective_n_threads
 from ..utils._threading import single_threaded_blas
 from ..utils.validation import message_prefix
-from ._comedian import _comedian, _row_median_mad
+from ._comedian import _comedian, _row_distances, _row_median_mad
 from ._concentration import (
     _C,
+    _THREAD_ROWS,
     _cholesky_floored,
     _consistency_factor,
     _reweighted_estimates,
@@ -136,22 +137,14 @@ def _comedian_to_correlation(r):
 # ---------------------------------------------------------------------------
 
 
-def _row_norms_from(X, m):
-    """Euclidean norms of the rows of X - m, by blocks of rows."""
-    r = np.empty(X.shape[0], dtype=np.float64)
-    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
-        diff = X[rows] - m
-        r[rows] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    return r
-
-
-def _weiszfeld(X, start, *, max_iter, tol, estimator=None):
+def _weiszfeld(X, start, *, max_iter, tol, estimator=None, n_threads=1):
     """Spatial (L1-) median by Weiszfeld's algorithm, modified at data points.
 
     Vardi and Zhang's modification: when the iterate sits on ``eta`` data
     points, it moves toward the Weiszfeld update by ``1 - eta / R`` only, and
     stops when ``R <= eta`` (the iterate is then the minimiser). Each iteration
-    costs O(n p) and makes no n x p copy beyond one block of rows.
+    costs O(n p) (one kernel pass for the distances, one selection for their
+    median, one product) and makes no n x p copy.
 
     Parameters
     ----------
@@ -166,6 +159,9 @@ def _weiszfeld(X, start, *, max_iter, tol, estimator=None):
         to the iterate.
     estimator : estimator instance or str, default=None
         Named in front of the warning.
+    n_threads : int, default=1
+        Most OpenMP threads of the distance kernel: one per ``_THREAD_ROWS``
+        rows (a thread costs more than it saves on a pass of a millisecond).
 
     Returns
     -------
@@ -175,10 +171,12 @@ def _weiszfeld(X, start, *, max_iter, tol, estimator=None):
     """
     n, p = X.shape
     m = np.asarray(start, dtype=np.float64).copy()
+    r = np.empty(n, dtype=np.float64)
+    n_threads = max(1, min(n_threads, n // _THREAD_ROWS))
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        r = _row_norms_from(X, m)
-        scale = float(np.median(r))
+        _row_distances(X, m, r, n_threads)
+        scale = float(_row_median_mad(r[None, :], 1, False)[0][0])
         mean_r = float(r.mean())
         if mean_r == 0.0:
             return m, n_iter
@@ -326,7 +324,10 @@ def _robust_location(
     if location == "median":
         T = med
     else:
-        T, n_iter = _weiszfeld(X, med, max_iter=max_iter, tol=tol, estimator=estimator)
+        T, n_iter = _weiszfeld(
+            X, med, max_iter=max_iter, tol=tol, estimator=estimator,
+            n_threads=n_threads,
+        )
     if not shrink_location:
         return np.asarray(T, dtype=np.float64), 0.0, n_iter
     if location == "median":
