@@ -23,6 +23,14 @@ Usage::
     python benchmarks/bench_shrinkage_mahalanobis.py --size small|medium|large
     python benchmarks/bench_shrinkage_mahalanobis.py --grid [--seeds 20]
         [--n 2000] [--dims 10,30,100] [--params "{'reweight': False}"]
+    python benchmarks/bench_shrinkage_mahalanobis.py --speed [--fits 8]
+        [--n 100000] [--dims 20]
+
+``--speed`` times the default detector against ``EllipticEnvelope`` on one
+synthetic set (shift outliers 10%, AR(1) 0.5; ``--n`` rows, ``--dims``
+features, 1e5 x 20 by default) in one process: ``--fits`` default fits
+(median, range) and one ``EllipticEnvelope(contamination=0.1,
+random_state=0)`` fit, and their ratio.
 
 ``--grid`` runs the accuracy grid instead: outlier kinds x dimensions x inlier
 correlations, ``--seeds`` draws per cell, ours (at the defaults, or with
@@ -263,14 +271,48 @@ def grid(seeds=20, n=2000, dims=(10, 30, 100), params=None, eps=0.1):
     return rows
 
 
+def speed(n=100_000, p=20, fits=8):
+    """Default fits against one EllipticEnvelope fit on the same data."""
+    X, truth, eps = make_data(**_synthetic(n, p, "shift", 0.1, "ar1"))
+    times = []
+    for _ in range(fits):
+        t0 = time.perf_counter()
+        det = ShrinkageMahalanobisDetector().fit(X)
+        times.append(time.perf_counter() - t0)
+    flags = det.dist_ > det.threshold_
+    t0 = time.perf_counter()
+    ee = EllipticEnvelope(contamination=eps, random_state=0).fit(X)
+    t_ee = time.perf_counter() - t0
+    ee_flags = ee.predict(X) == -1
+    med = float(np.median(times))
+    print(
+        f"{n} x {p}: ours median {med:.3f} s over {fits} fits "
+        f"(min {min(times):.3f}, max {max(times):.3f}), TPR "
+        f"{flags[truth].mean():.3f} FPR {flags[~truth].mean():.4f}; "
+        f"EllipticEnvelope {t_ee:.2f} s, TPR {ee_flags[truth].mean():.3f} FPR "
+        f"{ee_flags[~truth].mean():.4f}; ratio {t_ee / med:.1f}x",
+        flush=True,
+    )
+    return times, t_ee
+
+
 def _grid_main(argv):
     parser = argparse.ArgumentParser(description="accuracy grid against MinCovDet")
     parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--speed", action="store_true")
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--dims", default="10,30,100")
+    parser.add_argument("--fits", type=int, default=8)
+    parser.add_argument("--n", type=int, default=None)
+    parser.add_argument("--dims", default=None)
     parser.add_argument("--params", default="{}")
     args = parser.parse_args(argv)
+    if args.speed:
+        speed(
+            n=args.n or 100_000, p=int(args.dims or 20), fits=args.fits,
+        )
+        return
+    args.n = args.n or 2000
+    args.dims = args.dims or "10,30,100"
     grid(
         seeds=args.seeds, n=args.n,
         dims=tuple(int(d) for d in args.dims.split(",")),
@@ -279,7 +321,7 @@ def _grid_main(argv):
 
 
 if __name__ == "__main__":
-    if "--grid" in sys.argv[1:]:
+    if {"--grid", "--speed"} & set(sys.argv[1:]):
         _grid_main(sys.argv[1:])
     else:
         main(bench, CASES, make_data)
