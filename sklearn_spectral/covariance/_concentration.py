@@ -24,6 +24,7 @@ from scipy import linalg, stats
 from sklearn.utils import gen_batches
 
 from ..utils._openmp_helpers import _openmp_effective_n_threads
+from ._comedian import _row_median_mad
 
 # Rows per block of a pass over the data: a block and its product stay in the
 # cache (4096 x 50 float64 is 1.6 MB; 1.4x faster than 32768-row blocks on
@@ -60,6 +61,27 @@ _SHRINK_ROWS_PER_FEATURE = 5
 _SINGULAR = 1e-10
 # 1 / Phi^{-1}(3/4)^2: squared MAD to a variance at the normal.
 _C = 1.0 / stats.norm.ppf(0.75) ** 2
+
+
+def _median(values):
+    """Median of a 1-D float64 array, equal to ``np.median``'s.
+
+    The selection kernel of the comedian (a sampled bracket, then a selection
+    inside it), several times faster than numpy's partition on 1e5 values.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    return float(_row_median_mad(values[None, :], 1, False)[0][0])
+
+
+def _column_median_mad(Y, compute_mad=True):
+    """Per column of Y: the median and the median of squared deviations.
+
+    As ``np.median(Y, axis=0)`` and ``np.median((Y - med) ** 2, axis=0)``
+    (zeros unless ``compute_mad``), by the selection kernel on the columns
+    copied into rows.
+    """
+    YT = np.ascontiguousarray(Y.T, dtype=np.float64)
+    return _row_median_mad(YT, 1, compute_mad)
 
 
 def _cholesky_floored(S, floor=_STEP_FLOOR):
@@ -146,8 +168,7 @@ def _eigen_scatter(Z, scale, V):
     Returns ``D V diag(lam) V^T D`` with ``D = diag(scale)``.
     """
     Y = (Z / scale) @ V
-    med = np.median(Y, axis=0)
-    lam = _C * np.median((Y - med) ** 2, axis=0)
+    lam = _C * _column_median_mad(Y)[1]
     zero = lam <= 0
     if np.any(zero):
         lam[zero] = np.mean(Y[:, zero] ** 2, axis=0)
@@ -184,7 +205,7 @@ def _deterministic_starts(X, center, S, *, h, assume_centered):
     """
     n, p = X.shape
     Z = np.asarray(X, dtype=np.float64) - center
-    scale = np.sqrt(_C) * np.median(np.abs(Z), axis=0)
+    scale = np.sqrt(_C) * _column_median_mad(np.abs(Z), compute_mad=False)[0]
     zero = scale <= 0
     if np.any(zero):
         scale[zero] = math.sqrt(math.pi / 2.0) * np.mean(np.abs(Z[:, zero]), axis=0)
@@ -461,7 +482,7 @@ def _gated_intensity(Xh, assume_centered, gram=None):
 
 def _consistency_factor(d2, p):
     """``median(d2) / chi2_p.median``: makes a raw MCD scatter consistent."""
-    med = float(np.median(d2))
+    med = _median(d2)
     return med / float(stats.chi2.ppf(0.5, p)) if med > 0 else 1.0
 
 

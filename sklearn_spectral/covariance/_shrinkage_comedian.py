@@ -38,6 +38,7 @@ from ._concentration import (
     _THREAD_ROWS,
     _cholesky_floored,
     _consistency_factor,
+    _median,
     _reweighted_estimates,
     _search,
 )
@@ -176,7 +177,7 @@ def _weiszfeld(X, start, *, max_iter, tol, estimator=None, n_threads=1):
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         _row_distances(X, m, r, n_threads)
-        scale = float(_row_median_mad(r[None, :], 1, False)[0][0])
+        scale = _median(r)
         mean_r = float(r.mean())
         if mean_r == 0.0:
             return m, n_iter
