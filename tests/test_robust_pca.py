@@ -784,3 +784,159 @@ def test_minimum_number_of_rows():
     with pytest.raises(ValueError, match="RobustPCA.*at least 10"):
         RobustPCA().fit(X)
     RobustPCA(random_state=0).fit(_clean(n=10, d=3))
+
+
+# ---------------------------------------------------------------- kernels
+def _tail_reference(v, w, target):
+    """Tail share by sorting: the largest values holding ``target`` weight."""
+    keep = w > 0
+    v, w = v[keep], w[keep]
+    order = np.argsort(-v, kind="stable")
+    v, w = v[order], w[order]
+    taken = np.clip(target - (np.cumsum(w) - w), 0.0, w)
+    total = float(w @ v)
+    return float(taken @ v) / total if total > 0 else 0.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_weighted_tail_shares_match_sorting(seed):
+    # the bracketed one-pass selection is exact: against a sort, with ties,
+    # zero weights and windows from 1% to 60% of the weight, on few and on
+    # many rows (where the bracket is sampled)
+    from sklearn_spectral.decomposition._robust_pca_kernels import (
+        weighted_tail_shares,
+        weighted_upper_tail,
+    )
+
+    rng = np.random.default_rng(seed)
+    for n in (1, 50, 3000, 40_000):
+        p = int(rng.integers(1, 7))
+        S = rng.standard_normal((n, p)) ** 2 * rng.uniform(0.5, 3.0, p)
+        S[rng.random(n) < 0.1] *= 50.0
+        if seed % 2:
+            S = np.round(S, 1)  # ties
+        w = rng.uniform(0.0, 1.0, n) if seed % 3 else np.ones(n)
+        w[rng.random(n) < 0.2] = 0.0
+        if w.sum() == 0:
+            w[0] = 1.0
+        for share in (0.01, 0.2, 0.6):
+            target = share * w.sum()
+            got = weighted_tail_shares(S, w, target, 2)
+            for j in range(p):
+                want = _tail_reference(S[:, j], w, target)
+                assert got[j] == pytest.approx(want, rel=1e-10, abs=1e-14)
+                _, tail, total, _ = weighted_upper_tail(
+                    np.ascontiguousarray(S[:, j]), w, target
+                )
+                assert (tail / total if total > 0 else 0.0) == pytest.approx(
+                    want, rel=1e-10
+                )
+
+
+def test_filter_stack_matches_the_rounds_one_by_one():
+    # the rounds applied through one basis of their sketches (in float32)
+    # give the weights of the rounds applied one at a time in float64
+    from sklearn_spectral.decomposition._robust_filters import _FilterStack
+    from sklearn_spectral.decomposition._robust_pca_kernels import (
+        apply_stored_filter,
+    )
+
+    rng = np.random.default_rng(0)
+    n, d, b = 5000, 30, 4
+    X = rng.standard_normal((n, d))
+    X[:300, :2] *= 8.0
+    shift = rng.standard_normal(d)
+    lead = np.linalg.qr(rng.standard_normal((d, 3)))[0]
+    filters = []
+    for _ in range(5):
+        Zt = (lead @ rng.standard_normal((3, b))).T
+        Zt /= np.linalg.norm(Zt)
+        mean = 0.1 * rng.standard_normal(d)
+        tau = np.sum(((X - mean) @ Zt.T) ** 2, axis=1)
+        thr, tau_max = np.quantile(tau, 0.8), tau.max()
+        filters.append((Zt, mean, thr, tau_max))
+    stack = _FilterStack(filters, shift)
+    assert stack.basis is not None and stack.basis.shape[1] == 3
+    want = np.ones(n)
+    for Zt, mean, thr, tau_max in filters:
+        P = np.ascontiguousarray((X - mean) @ Zt.T)
+        apply_stored_filter(P, thr, tau_max, want)
+    got = stack.weights(X - shift)
+    np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-4)
+    assert np.sum(want < 1) > 300
+
+
+# ------------------------------------------- filter rounds learnt on a sample
+@pytest.fixture
+def small_sample(monkeypatch):
+    """Learn the filter on a sample from a few thousand rows on."""
+    from sklearn_spectral.decomposition import _robust_pca
+
+    monkeypatch.setattr(_robust_pca, "_SAMPLE_MIN_ROWS", 1000)
+    monkeypatch.setattr(_robust_pca, "_SAMPLE_ROWS_PER_FEATURE", 20)
+    learnt = []
+    learn = RobustPCA._learn_on_sample
+
+    def spy(self, *args):
+        out = learn(self, *args)
+        learnt.append(out[1])
+        return out
+
+    monkeypatch.setattr(RobustPCA, "_learn_on_sample", spy)
+    return learnt
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("kind", ["stealth", "multi_direction", "far"])
+def test_filter_learnt_on_a_sample_certifies_all_rows(small_sample, kind, seed):
+    # rounds learnt on a sample, applied to every row, leave a fit whose
+    # certificate holds on all rows and whose subspace is the inliers'
+    X, is_out, params = _data(0.1, kind, n=8000, d=20, seed=seed)
+    k = 3
+    rpca = RobustPCA(n_components=k, random_state=seed).fit(X)
+    plain = PCA(n_components=k).fit(X[~is_out])
+    assert rpca.certified_
+    assert small_sample[-1] > 0  # rounds learnt on the sample
+    assert _captured(rpca.components_, params, k) >= _captured(
+        plain.components_, params, k
+    ) - 0.01
+    # the certificate is about all rows: their tail shares pass the cut
+    from sklearn_spectral.decomposition._robust_tail import tail_cut
+
+    Y = (X - rpca.mean_) @ rpca.components_.T
+    shares = RobustPCA._tail_shares(Y**2, rpca.weights_, 0.1)
+    assert np.all(shares <= tail_cut(0.1, "auto", X.shape[0], k))
+    assert rpca.weights_[is_out].mean() < 0.1
+    assert rpca.weights_[~is_out].mean() > 0.97
+
+
+def test_filter_learnt_on_a_sample_clean_data_equals_pca(small_sample):
+    # on clean data the sample passes its tests: no round, no weight removed,
+    # and the fit is PCA's
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((8000, 15)) * np.linspace(3.0, 1.0, 15)
+    for k in (1, 5, None):
+        rpca = RobustPCA(n_components=k, random_state=0).fit(X)
+        pca = PCA(n_components=k, svd_solver="covariance_eigh").fit(X)
+        assert rpca.certified_ and rpca.n_iter_ == 1
+        assert small_sample[-1] == 0
+        assert np.all(rpca.weights_ == 1.0)
+        np.testing.assert_allclose(
+            np.abs(rpca.components_ @ pca.components_.T),
+            np.eye(pca.n_components_),
+            atol=1e-8,
+        )
+        np.testing.assert_allclose(
+            rpca.explained_variance_, pca.explained_variance_, rtol=1e-10
+        )
+
+
+def test_filter_learnt_on_a_sample_sparse_and_matrix_free(small_sample):
+    # the matrix-free path (sparse X) takes the rounds learnt on the sample
+    # too, and never densifies X
+    X, is_out, params = _data(0.1, "stealth", n=8000, d=20, seed=1)
+    Xs = sparse.csr_matrix(X - np.median(X, axis=0))
+    rpca = RobustPCA(n_components=2, random_state=0).fit(Xs)
+    assert rpca.certified_ and small_sample[-1] > 0
+    assert _captured(rpca.components_, params, 2) > 0.95
+    assert rpca.weights_[is_out].mean() < 0.1

@@ -129,6 +129,10 @@ class _Moments:
         The shift ``c`` (zero for sparse ``X``).
     centered : bool
         Whether ``B`` is taken about the weighted mean or about ``c``.
+    weigh : callable or None, default=None
+        When given, ``weights`` are overwritten in the first pass over ``X``
+        by ``weigh(rows - c)`` for each block of rows (the weights of filter
+        rounds learnt elsewhere), so that no separate pass computes them.
     """
 
     def __init__(self, X, weights, shift, centered):
@@ -193,17 +197,19 @@ class _Moments:
 class _DenseMoments(_Moments):
     """S1, S2 kept in float64; B formed explicitly, downdated by changed rows."""
 
-    def __init__(self, X, weights, shift, centered):
+    def __init__(self, X, weights, shift, centered, weigh=None):
         super().__init__(X, weights, shift, centered)
-        self._recompute()
+        self._recompute(weigh)
 
-    def _recompute(self):
+    def _recompute(self, weigh=None):
         d = self.d
         self.S1 = np.zeros(d)
         self.S2 = np.zeros((d, d))
         w = self.w
         if self.is_sparse:
             # the shift is zero for sparse input
+            if weigh is not None:
+                w[:] = weigh(self.X)
             Xw = sparse.diags(w) @ self.X
             self.S1 = np.asarray(Xw.sum(axis=0)).ravel()
             S2 = self.X.T @ Xw
@@ -212,6 +218,8 @@ class _DenseMoments(_Moments):
             for rows in gen_batches(self.n, _moment_block_rows(d)):
                 # one subtraction casts the block to float64 and shifts it
                 Xb = np.subtract(self.X[rows], self.c, dtype=np.float64)
+                if weigh is not None:
+                    w[rows] = weigh(Xb)
                 wb = w[rows]
                 self.S1 += wb @ Xb
                 if not np.all(wb == 1.0):
@@ -257,16 +265,20 @@ class _DenseMoments(_Moments):
 class _MatrixFreeMoments(_Moments):
     """Only products B U = (X~^T (w o X~ U) - W m m^T U) / (W - 1)."""
 
-    def __init__(self, X, weights, shift, centered):
+    def __init__(self, X, weights, shift, centered, weigh=None):
         super().__init__(X, weights, shift, centered)
         # squared norms of the shifted rows, for tr B
         if self.is_sparse:
             self.sqnorms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+            if weigh is not None:
+                weights[:] = weigh(X)
         else:
             self.sqnorms = np.empty(self.n)
             for rows in gen_batches(self.n, _SCORE_BLOCK):
                 Xb = np.asarray(X[rows], dtype=np.float64) - shift
                 self.sqnorms[rows] = np.einsum("ij,ij->i", Xb, Xb)
+                if weigh is not None:
+                    weights[rows] = weigh(Xb)
         self._refresh()
 
     def _refresh(self):

@@ -17,8 +17,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
+from ..utils._threading import _openmp_effective_n_threads
 from ..utils.validation import check_min_samples, message_prefix
 from ._robust_base import _BaseRobustPCA
+from ._robust_filters import _FilterStack
 from ._robust_moments import (
     _complement,
     _dense_top,
@@ -26,7 +28,11 @@ from ._robust_moments import (
     _MatrixFreeMoments,
     _scaled_moment,
 )
-from ._robust_pca_kernels import soft_filter, weighted_upper_tail
+from ._robust_pca_kernels import (
+    soft_filter,
+    weighted_tail_shares,
+    weighted_upper_tail,
+)
 from ._robust_stream import _StreamState, _truncated_svd
 from ._robust_tail import tail_cut
 
@@ -37,6 +43,12 @@ __all__ = ["RobustPCA"]
 _MEDIAN_ROWS = 5000
 # 'auto' uses the matrix-free path above this many features.
 _AUTO_DENSE_MAX_FEATURES = 4096
+# Fits on at least _SAMPLE_MIN_RATIO times the sample's rows learn their
+# filter rounds on a uniform sample of max(_SAMPLE_MIN_ROWS,
+# _SAMPLE_ROWS_PER_FEATURE * n_features, 200 / contamination) rows first.
+_SAMPLE_MIN_ROWS = 1 << 14
+_SAMPLE_ROWS_PER_FEATURE = 50
+_SAMPLE_MIN_RATIO = 4
 # Streaming batches hold at least ceil(_STREAM_BATCH_FACTOR / contamination)
 # rows, so that each batch holds enough outliers for its own tail test.
 _STREAM_BATCH_FACTOR = 50.0
@@ -250,7 +262,6 @@ class RobustPCA(_BaseRobustPCA):
     (2000, 1)
     """
 
-
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "contamination": [Interval(numbers.Real, 0, 0.25, closed="right")],
@@ -421,37 +432,91 @@ class RobustPCA(_BaseRobustPCA):
         n_rows, d = rows.shape
         w = np.ones(n_rows) if weights is None else np.array(weights, dtype=np.float64)
         Mom = _DenseMoments if solver == "dense" else _MatrixFreeMoments
-        mom = Mom(rows, w, shift, self.center is True)
         v0 = rng.uniform(-1.0, 1.0, size=d)
-        result = self._filter(mom, k, self._filter_eps(), n_rows, rng, v0, filters)
+        learnt, rounds = [], 0
+        if weights is None and n_rows >= _SAMPLE_MIN_RATIO * self._sample_rows(d):
+            learnt, rounds = self._learn_on_sample(rows, shift, Mom, k, rng, v0)
+        if learnt:
+            if filters is not None:
+                filters.extend(learnt)
+            stack = _FilterStack(learnt, shift)
+            mom = Mom(rows, w, shift, self.center is True, weigh=stack.weights)
+        else:
+            mom = Mom(rows, w, shift, self.center is True)
+        result = self._filter(
+            mom, k, self._filter_eps(), n_rows, rng, v0, filters, rounds=rounds
+        )
         self._set_attributes(X, mom, result, pairs, k)
         return rows, mom, v0, pairs
 
-    def _tail_share(self, s, w, eps):
-        W = float(w.sum())
-        s = np.ascontiguousarray(s, dtype=np.float64)
-        _, tail, total, _ = weighted_upper_tail(s, w, 2.0 * eps * W)
-        return tail / total if total > 0 else 0.0
+    def _sample_rows(self, d):
+        """Rows of the sample that the filter rounds are learnt on."""
+        eps = self._filter_eps()
+        return max(_SAMPLE_MIN_ROWS, _SAMPLE_ROWS_PER_FEATURE * d, math.ceil(200 / eps))
 
-    def _filter(self, mom, k, eps, n_rows, rng, v0, filters=None):
+    def _learn_on_sample(self, rows, shift, Mom, k, rng, v0):
+        """Filter rounds learnt on a uniform sample of the rows.
+
+        The filter runs to completion on the sample (its own tail tests, its
+        warnings silenced: the fit on all rows decides). Applied to all rows
+        in the pass that forms their moments, its rounds leave the fit on all
+        rows with little or nothing to filter, where each round would cost
+        passes over every row.
+
+        Returns
+        -------
+        filters : list of tuple
+            The rounds, as ``_filter`` records them (empty when the sample
+            passes its tail tests without filtering).
+        rounds : int
+            Their number.
+        """
+        n_rows, d = rows.shape
+        m = self._sample_rows(d)
+        idx = np.sort(rng.choice(n_rows, size=m, replace=False))
+        sample = rows[idx]
+        mom = Mom(sample, np.ones(m), shift, self.center is True)
+        learnt = []
+        if self.verbose:
+            self._print_progress(f"learning the filter on a sample of {m} rows")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, rounds, _ = self._filter(
+                mom, min(k, m - 1, d), self._filter_eps(), m, rng, v0, learnt
+            )
+        if self.verbose:
+            self._print_progress(f"applying {rounds} rounds to all {n_rows} rows")
+        return learnt, rounds
+
+    @staticmethod
+    def _tail_shares(S, w, eps):
+        """Tail shares at window ``2 eps`` of the columns of ``S`` (n, p)."""
+        S = np.ascontiguousarray(S, dtype=np.float64)
+        if S.ndim == 1:
+            S = S[:, None]
+        target = 2.0 * eps * float(w.sum())
+        return weighted_tail_shares(S, w, target, _openmp_effective_n_threads())
+
+    def _filter(self, mom, k, eps, n_rows, rng, v0, filters=None, rounds=0):
         """The filter loop; returns (V, rounds, certified).
 
         For each component in turn, the top eigenvector of the weighted
         moment (on the complement of the components found so far) is tested;
         while its tail share exceeds the cut, one filter round down-weights
         the rows with large sketched matrix-power scores. ``mom.w`` is
-        updated in place.
+        updated in place; ``rounds`` counts earlier rounds (those learnt on a
+        sample) against ``max_rounds``.
         """
         d = mom.d
         n_tests = self._n_tests(k, n_rows, d)
         cut = tail_cut(eps, self.slack, n_rows, n_tests)
         w = mom.w
         V = np.zeros((d, 0))
-        rounds = 0
         certified = True
         filtering = True
         state = 0
-        # [state, j0, evals, evecs, squared projections or None, first column]
+        # [state, j0, evals, evecs, squared projections or None, first column,
+        #  their tail shares]
         cache = None
         deflation = self.components_strategy == "deflation"
         null_tol = self._null_variance(mom, n_rows)
@@ -461,7 +526,7 @@ class RobustPCA(_BaseRobustPCA):
                 stale = cache is None or cache[0] != state
                 if stale or cache[1] + cache[3].shape[1] <= j:
                     evals, evecs = mom.top(V, min(k - j, d - j), v0)
-                    cache = [state, j, evals, evecs, None, 0]
+                    cache = [state, j, evals, evecs, None, 0, None]
                 v = cache[3][:, j - cache[1]]
                 if live == k and cache[2][j - cache[1]] <= null_tol:
                     # round-off variance: nothing to certify along this
@@ -478,8 +543,8 @@ class RobustPCA(_BaseRobustPCA):
                     cache[4] = mom.project(cache[3][:, c:stop])
                     cache[4] *= cache[4]
                     cache[5] = c
-                s = cache[4][:, c - cache[5]]
-                T = self._tail_share(s, w, eps)
+                    cache[6] = self._tail_shares(cache[4], w, eps)
+                T = float(cache[6][c - cache[5]])
                 if self.verbose:
                     W = float(w.sum())
                     top = float(v @ mom.matmat(v[:, None])[:, 0])
@@ -568,9 +633,10 @@ class RobustPCA(_BaseRobustPCA):
         form one family of tests, calibrated together.
         """
         certified = True
-        if not deflation:
+        if not deflation and S.shape[1] > 1:
+            shares = self._tail_shares(S[:, 1:], w, eps)
             for j in range(1, S.shape[1]):
-                if self._tail_share(S[:, j], w, eps) > cut:
+                if shares[j - 1] > cut:
                     certified = False
                     warnings.warn(
                         f"{message_prefix(self)}component {j + 1} fails the tail "
@@ -588,9 +654,7 @@ class RobustPCA(_BaseRobustPCA):
         alarm = False
         for e2 in windows:
             cut2 = tail_cut(e2, self.slack, n_rows, n_wide)
-            if any(
-                self._tail_share(S[:, j], w, e2) > cut2 for j in range(S.shape[1])
-            ):
+            if np.any(self._tail_shares(S, w, e2) > cut2):
                 alarm = True
                 break
         if alarm:
@@ -778,7 +842,7 @@ class RobustPCA(_BaseRobustPCA):
             s -= (new["S1"] / new["W"]) @ v
         s *= s
         cut = tail_cut(eps, self.slack, Xs.shape[0])
-        if Xs.shape[0] and self._tail_share(s, w, eps) <= cut:
+        if Xs.shape[0] and self._tail_shares(s, w, eps)[0] <= cut:
             row_w = _row_weights(X.shape[0], w, pairs)
             st.commit(new)
             st.R1 = st.R1 + row_w @ np.asarray(X, dtype=np.float64)

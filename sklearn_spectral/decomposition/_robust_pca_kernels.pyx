@@ -2,15 +2,18 @@
 """Row loops of RobustPCA: weighted selection and the soft filter.
 
 Everything else RobustPCA computes is BLAS (NumPy / SciPy), so BLAS threads
-follow threadpoolctl. These loops are serial O(n) passes; no BLAS is called
-from here.
+follow threadpoolctl. These loops are O(n) passes, serial but for the tail
+shares of many columns (a ``prange`` over columns); no BLAS is called from
+here.
 """
 
 import numpy as np
 
 from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY, NAN, sqrt
+from libc.stdlib cimport free, malloc
 from libcpp.utility cimport pair
-from libcpp.vector cimport vector
 
 
 cdef extern from *:
@@ -29,9 +32,132 @@ cdef extern from *:
 
 cdef extern from "<algorithm>" namespace "std" nogil:
     void nth_element[Iter, Compare](Iter first, Iter nth, Iter last, Compare comp)
+    void sort[Iter, Compare](Iter first, Iter last, Compare comp)
 
 
-def weighted_upper_tail(floating[::1] values, floating[::1] weights, double target):
+ctypedef pair[double, double] ValueWeight
+
+# Rows read to place the pivot of a tail selection, and the margin (in
+# standard errors of the sampled weight share) by which the pivot is lowered
+# so that the rows above it almost always hold the target weight.
+cdef Py_ssize_t _PIVOT_SAMPLE = 8192
+cdef double _PIVOT_MARGIN = 5.0
+# Candidates a bracketed column may keep, as a share of the rows (the
+# bracket spans about 2 * 5 standard errors of a share sampled on 8192 rows,
+# at most 0.055 of the weight).
+cdef double _BRACKET_SHARE = 0.1
+
+
+cdef void _select_upper(ValueWeight* buf, Py_ssize_t size, double need,
+                        double* boundary, double* tail_sum) noexcept nogil:
+    """Weighted quickselect of the largest values of ``buf`` holding ``need``.
+
+    Adds their weighted sum to ``tail_sum`` (the last row fractionally) and
+    sets ``boundary`` to the value where the weight is reached; ``buf`` is
+    reordered.
+    """
+    cdef Py_ssize_t lo = 0, hi = size, mid, i
+    cdef double wsum, vsum
+    cdef SksGreaterFirst comp
+    while need > 0 and lo < hi:
+        mid = lo + (hi - lo) // 2
+        nth_element(buf + lo, buf + mid, buf + hi, comp)
+        # buf[lo:mid] >= buf[mid] >= buf[mid+1:hi]
+        wsum = 0.0
+        vsum = 0.0
+        for i in range(lo, mid):
+            wsum += buf[i].second
+            vsum += buf[i].second * buf[i].first
+        if wsum >= need:
+            hi = mid
+            continue
+        need -= wsum
+        tail_sum[0] += vsum
+        boundary[0] = buf[mid].first
+        if buf[mid].second >= need:
+            tail_sum[0] += need * buf[mid].first
+            return
+        need -= buf[mid].second
+        tail_sum[0] += buf[mid].second * buf[mid].first
+        lo = mid + 1
+
+
+cdef double _pivot(const double* values, Py_ssize_t stride, const double* weights,
+                   Py_ssize_t n, double share, ValueWeight* buf) noexcept nogil:
+    """A value below the weighted upper ``share``-quantile, almost surely.
+
+    Read off at most ``_PIVOT_SAMPLE`` evenly spaced rows, at the share plus
+    ``_PIVOT_MARGIN`` standard errors of a sampled share; minus infinity when
+    that covers every row.
+    """
+    cdef Py_ssize_t step = max((n + _PIVOT_SAMPLE - 1) // _PIVOT_SAMPLE, 1)
+    cdef Py_ssize_t i = 0, m = 0
+    cdef double total = 0.0, acc = 0.0, want
+    cdef SksGreaterFirst comp
+    while i < n:
+        if weights[i] > 0:
+            buf[m].first = values[i * stride]
+            buf[m].second = weights[i]
+            total += weights[i]
+            m += 1
+        i += step
+    if m < 64:
+        return -INFINITY
+    want = share + _PIVOT_MARGIN * sqrt(share * (1.0 - share) / m) + 2.0 / m
+    if want >= 1.0:
+        return -INFINITY
+    sort(buf, buf + m, comp)
+    want *= total
+    for i in range(m):
+        acc += buf[i].second
+        if acc >= want:
+            return buf[i].first
+    return -INFINITY
+
+
+cdef void _upper_tail(const double* values, Py_ssize_t stride, const double* weights,
+                      Py_ssize_t n, double target, double weight_sum,
+                      ValueWeight* buf, double* out) noexcept nogil:
+    """``out = (boundary, tail_sum, total_sum, max_value)`` of one column.
+
+    Only rows at or above a sampled pivot enter the selection; if they hold
+    less than ``target`` the selection runs on every row, so the result is
+    exact either way.
+    """
+    cdef Py_ssize_t i, m
+    cdef double piv = -INFINITY, total, vmax, cand, v
+    cdef double boundary, tail_sum = 0.0
+    if target > 0 and weight_sum > 0:
+        piv = _pivot(values, stride, weights, n, target / weight_sum, buf)
+    while True:
+        m = 0
+        total = 0.0
+        cand = 0.0
+        vmax = -INFINITY
+        for i in range(n):
+            if weights[i] > 0:
+                v = values[i * stride]
+                total += weights[i] * v
+                if v > vmax:
+                    vmax = v
+                if v >= piv:
+                    buf[m].first = v
+                    buf[m].second = weights[i]
+                    cand += weights[i]
+                    m += 1
+        if cand >= target or piv == -INFINITY:
+            break
+        piv = -INFINITY
+    boundary = vmax
+    _select_upper(buf, m, target, &boundary, &tail_sum)
+    out[0] = boundary
+    out[1] = tail_sum
+    out[2] = total
+    out[3] = vmax
+
+
+def weighted_upper_tail(const double[::1] values, const double[::1] weights,
+                        double target):
     """Largest values holding ``target`` of the weight, by weighted quickselect.
 
     Rows with zero weight are ignored. The rows are ranked by decreasing value
@@ -57,47 +183,192 @@ def weighted_upper_tail(floating[::1] values, floating[::1] weights, double targ
     max_value : float
         Largest value among rows with positive weight.
     """
-    cdef Py_ssize_t n = values.shape[0], i, lo, hi, mid
-    cdef vector[pair[double, double]] buf
-    cdef double total_sum = 0.0, tail_sum = 0.0, need = target
-    cdef double wsum, vsum, max_value = -np.inf, boundary
-    cdef SksGreaterFirst comp
+    cdef Py_ssize_t n = values.shape[0], i
+    cdef double out[4]
+    cdef double weight_sum = 0.0
     if weights.shape[0] != n:
         raise ValueError("values and weights differ in length")
+    cdef ValueWeight* buf = <ValueWeight*> malloc(
+        max(n, _PIVOT_SAMPLE) * sizeof(ValueWeight)
+    )
+    if buf == NULL:
+        raise MemoryError()
     with nogil:
-        buf.reserve(n)
         for i in range(n):
             if weights[i] > 0:
-                buf.push_back(pair[double, double](values[i], weights[i]))
-                total_sum += weights[i] * values[i]
-                if values[i] > max_value:
-                    max_value = values[i]
-        boundary = max_value
-        lo = 0
-        hi = <Py_ssize_t> buf.size()
-        while need > 0 and lo < hi:
-            mid = lo + (hi - lo) // 2
-            nth_element(buf.begin() + lo, buf.begin() + mid, buf.begin() + hi, comp)
-            # buf[lo:mid] >= buf[mid] >= buf[mid+1:hi]
-            wsum = 0.0
-            vsum = 0.0
-            for i in range(lo, mid):
-                wsum += buf[i].second
-                vsum += buf[i].second * buf[i].first
-            if wsum >= need:
-                hi = mid
-                continue
-            need -= wsum
-            tail_sum += vsum
-            boundary = buf[mid].first
-            if buf[mid].second >= need:
-                tail_sum += need * buf[mid].first
-                need = 0.0
-                break
-            need -= buf[mid].second
-            tail_sum += buf[mid].second * buf[mid].first
-            lo = mid + 1
-    return boundary, tail_sum, total_sum, max_value
+                weight_sum += weights[i]
+        _upper_tail(&values[0] if n else NULL, 1, &weights[0] if n else NULL,
+                    n, target, weight_sum, buf, out)
+    free(buf)
+    return out[0], out[1], out[2], out[3]
+
+
+cdef void _bracket(const double[:, ::1] values, const double[::1] weights,
+                   Py_ssize_t j, double share, ValueWeight* buf,
+                   double* lo, double* hi) noexcept nogil:
+    """Values ``lo <= hi`` around the weighted upper ``share``-quantile of column j.
+
+    Read off at most ``_PIVOT_SAMPLE`` evenly spaced rows, at the share plus
+    and minus ``_PIVOT_MARGIN`` standard errors of a sampled share, so that
+    the quantile almost always lies between them; -inf / +inf where a bound
+    would fall outside the rows.
+    """
+    cdef Py_ssize_t n = values.shape[0]
+    cdef Py_ssize_t step = (n + _PIVOT_SAMPLE - 1) // _PIVOT_SAMPLE, i = 0, m = 0
+    cdef double total = 0.0, acc = 0.0, margin, want_lo, want_hi
+    lo[0] = -INFINITY
+    hi[0] = INFINITY
+    while i < n:
+        if weights[i] > 0:
+            buf[m].first = values[i, j]
+            buf[m].second = weights[i]
+            total += weights[i]
+            m += 1
+        i += step
+    if m < 64:
+        return
+    margin = _PIVOT_MARGIN * sqrt(share * (1.0 - share) / m) + 2.0 / m
+    want_lo = (share + margin) * total
+    want_hi = (share - margin) * total
+    # two weighted selections, O(m) each
+    if want_lo < total:
+        _select_upper(buf, m, want_lo, lo, &acc)
+    if want_hi > 0:
+        _select_upper(buf, m, want_hi, hi, &acc)
+        # rows at the value itself may belong to either side
+        if hi[0] <= lo[0]:
+            hi[0] = INFINITY
+
+
+def weighted_tail_shares(const double[:, ::1] values, const double[::1] weights,
+                         double target, int n_threads):
+    """Tail share ``tail_sum / total_sum`` of every column (see weighted_upper_tail).
+
+    Each column is bracketed from a sample of rows (``lo <= quantile <=
+    hi``); one pass over the rows (all columns together, in memory order)
+    then sums the rows above ``hi`` and keeps those in ``[lo, hi]``, and the
+    selection runs on the kept rows only. A column whose bracket misses
+    falls back to the selection on every row, so the result is exact either
+    way. The brackets and selections of the columns are shared out by a
+    ``prange``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n, p)
+        One column per direction (squared projections).
+    weights : ndarray of shape (n,), non-negative
+    target : float
+        Weight of the tail window.
+    n_threads : int
+
+    Returns
+    -------
+    shares : ndarray of shape (p,)
+        0 for a column whose weighted sum is not positive.
+    """
+    cdef Py_ssize_t n = values.shape[0], p = values.shape[1], i, j, c
+    cdef Py_ssize_t cap
+    cdef double weight_sum = 0.0, v, wi, need, boundary
+    cdef double above
+    cdef int inside
+    cdef const double* row
+    cdef ValueWeight* buf
+    cdef ValueWeight* cand
+    cdef double out[4]
+    if weights.shape[0] != n:
+        raise ValueError("values and weights differ in length")
+    shares_arr = np.zeros(p)
+    if n == 0 or p == 0:
+        return shares_arr
+    lo_arr = np.full(p, -np.inf)
+    hi_arr = np.full(p, np.inf)
+    totals_arr = np.zeros(p)
+    tail_w_arr = np.zeros(p)
+    tail_sum_arr = np.zeros(p)
+    cand_w_arr = np.zeros(p)
+    counts_arr = np.zeros(p, dtype=np.intp)
+    cdef double[::1] shares = shares_arr, lo = lo_arr, hi = hi_arr
+    cdef double[::1] totals = totals_arr, tail_w = tail_w_arr
+    cdef double[::1] tail_sum = tail_sum_arr, cand_w = cand_w_arr
+    cdef Py_ssize_t[::1] counts = counts_arr
+    cdef double* lo_p = &lo[0]
+    cdef double* hi_p = &hi[0]
+    cdef double* tot_p = &totals[0]
+    cdef double* tw_p = &tail_w[0]
+    cdef double* ts_p = &tail_sum[0]
+    cdef double* cw_p = &cand_w[0]
+    cdef Py_ssize_t* cnt_p = &counts[0]
+    with nogil:
+        for i in range(n):
+            if weights[i] > 0:
+                weight_sum += weights[i]
+    if not (target > 0 and weight_sum > 0):
+        cap = n
+    else:
+        cap = min(n, <Py_ssize_t> (n * _BRACKET_SHARE) + 64)
+    cand = <ValueWeight*> malloc(p * (cap + 1) * sizeof(ValueWeight))
+    if cand == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            if cap < n:
+                with parallel(num_threads=n_threads):
+                    buf = <ValueWeight*> malloc(_PIVOT_SAMPLE * sizeof(ValueWeight))
+                    if buf != NULL:
+                        for j in prange(p, schedule="dynamic"):
+                            _bracket(values, weights, j, target / weight_sum, buf,
+                                     &lo[j], &hi[j])
+                    free(buf)
+            # one pass in memory order: the sums over all columns of a row
+            # are branch-free (and vectorise); a column whose candidates
+            # overflow stops collecting and is redone below
+            for i in range(n):
+                wi = weights[i]
+                if wi > 0:
+                    row = &values[i, 0]
+                    for j in range(p):
+                        v = row[j]
+                        above = wi if v > hi_p[j] else 0.0
+                        tot_p[j] += wi * v
+                        tw_p[j] += above
+                        ts_p[j] += above * v
+                    for j in range(p):
+                        # written always, kept when in the bracket (no
+                        # branch); past ``cap`` the writes go to a spare slot
+                        v = row[j]
+                        inside = (v >= lo_p[j]) & (v <= hi_p[j])
+                        c = min(cnt_p[j], cap)
+                        cand[j * (cap + 1) + c].first = v
+                        cand[j * (cap + 1) + c].second = wi
+                        cnt_p[j] += inside
+                        cw_p[j] += inside * wi
+            with parallel(num_threads=n_threads):
+                buf = <ValueWeight*> malloc(max(n, _PIVOT_SAMPLE) * sizeof(ValueWeight))
+                if buf == NULL:
+                    shares[0] = NAN
+                else:
+                    for j in prange(p, schedule="dynamic"):
+                        need = target - tail_w[j]
+                        if (need < 0 or counts[j] > cap
+                                or (cand_w[j] < need and lo[j] > -INFINITY)):
+                            # the bracket missed: select on every row
+                            _upper_tail(&values[0, j], p, &weights[0], n, target,
+                                        weight_sum, buf, out)
+                            tail_sum[j] = out[1]
+                        else:
+                            boundary = INFINITY
+                            _select_upper(cand + j * (cap + 1), counts[j], need,
+                                          &boundary, &tail_sum[j])
+                        if totals[j] > 0:
+                            shares[j] = tail_sum[j] / totals[j]
+                        else:
+                            shares[j] = 0.0
+                    free(buf)
+    finally:
+        free(cand)
+    if np.isnan(shares_arr[0]):
+        raise MemoryError()
+    return shares_arr
 
 
 def soft_filter(floating[::1] weights, floating[::1] scores, double thr,
@@ -135,7 +406,7 @@ def soft_filter(floating[::1] weights, floating[::1] scores, double thr,
     return changed_arr[:r].copy(), delta_arr[:r].copy()
 
 
-def apply_stored_filter(double[:, ::1] proj, double thr, double tau_max,
+def apply_stored_filter(const floating[:, ::1] proj, double thr, double tau_max,
                         double[::1] weights):
     """Multiply weights by one stored filter round: ``1 - (tau - thr)_+ / span``.
 
@@ -145,7 +416,7 @@ def apply_stored_filter(double[:, ::1] proj, double thr, double tau_max,
 
     Parameters
     ----------
-    proj : ndarray of shape (n, b), float64, C-contiguous
+    proj : ndarray of shape (n, b), float32 or float64, C-contiguous
     thr, tau_max : float
         Threshold and largest score of the stored round (``tau_max > thr``).
     weights : ndarray of shape (n,), float64
@@ -160,7 +431,7 @@ def apply_stored_filter(double[:, ::1] proj, double thr, double tau_max,
         for i in range(n):
             tau = 0.0
             for j in range(b):
-                tau += proj[i, j] * proj[i, j]
+                tau += <double> proj[i, j] * proj[i, j]
             if tau > thr:
                 f = 1.0 - (tau - thr) / span
                 if f < 0:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from scipy import linalg
 
-from ._robust_pca_kernels import apply_stored_filter
+from ._robust_filters import _FilterStack
 
 # Rank of the incremental SVD that replaces S2 in low-rank streaming:
 # n_components plus this many, so that the truncation error stays off the
@@ -121,13 +121,7 @@ class _StreamState:
 
     def weights_under_filters(self, Xs):
         """Weights of shifted rows ``Xs`` under every stored filter round."""
-        w = np.ones(Xs.shape[0])
-        for Zt, mt, thr, tmax in self.filters:
-            P = Xs @ Zt.T
-            P -= (mt - self.shift) @ Zt.T
-            apply_stored_filter(P, thr, tmax, w)
-        np.clip(w, 0.0, 1.0, out=w)
-        return w
+        return _FilterStack(self.filters, self.shift).weights(Xs)
 
     def low_rank_merge(self, Xs, w, centered, k):
         """Incremental SVD: the stream's rank-r scatter plus weighted rows.
