@@ -726,7 +726,7 @@ def test_restarts_stop_early_on_large_graphs_keeping_modularity(seed, monkeypatc
     )
 
 
-# --- solver="auto": Lanczos within a budget, else the bootstrap --------------
+# --- solver="auto": Lanczos, shift-invert, else the bootstrap ----------------
 
 
 def _dense_pencil(A, K):
@@ -807,26 +807,117 @@ def test_lanczos_disconnected_projects_out_components():
     assert adjusted_rand_score(y, model.labels_) == 1.0
 
 
-def test_lanczos_budget_then_the_same_bootstrap():
-    # A pixel grid: the low eigenvalues crowd near 0 and Lanczos does not
-    # converge within its 300 products; the fit then bootstraps exactly as
-    # solver="bootstrap" does (the attempt leaves the random state as it
-    # found it), so labels and embedding are the same.
-    from sklearn_spectral.cluster import _amg_spectral
-
+def _pixel_graph(side):
+    # A 4 x 4 mosaic of flat tiles with a little noise, weighted as in
+    # scikit-learn's coin segmentation example.
     rng = np.random.RandomState(0)
-    img = np.kron(rng.rand(4, 4), np.ones((15, 15))) + 0.05 * rng.rand(60, 60)
+    img = np.kron(rng.rand(4, 4), np.ones((side, side)))
+    img += 0.05 * rng.rand(4 * side, 4 * side)
     graph = img_to_graph(img)
     graph.data = np.exp(-10 * graph.data / graph.data.std()) + 1e-6
-    A = sparse.csr_matrix(graph)
+    return sparse.csr_matrix(graph)
+
+
+def test_lanczos_budget_then_shift_invert():
+    # A pixel grid: the low eigenvalues crowd near 0 and Lanczos does not
+    # converge within its 300 products; the grid factors cheaply, and
+    # Lanczos on the inverse gives the lowest eigenpairs of the pencil, as
+    # the dense solve does, spanning what the bootstrap path finds.
+    from sklearn_spectral.cluster import _amg_spectral
+
+    A = _pixel_graph(10)
+    K = 6
+    model = _fit(A, K, n_init=20, verbose=1)
+    assert model.solver_ == "shift_invert"
+    assert model.n_matvecs_ == _amg_spectral._LANCZOS_MAX_MATVECS == 300
+    assert 0 < model.n_solves_ <= _amg_spectral._SHIFT_INVERT_MAX_SOLVES
+    assert model.phase_times_["lanczos"] > 0.0
+    assert model.phase_times_["shift-invert"] > 0.0
+    assert model.n_hierarchies_ == 0 and model.n_vcycles_ == 0
+    vals, vecs, inside, d = _dense_pencil(A, K)
+    np.testing.assert_allclose(model.ritz_values_, vals, rtol=1e-6, atol=1e-12)
+    assert model.ritz_values_[0] == 0.0
+    assert inside.all()
+    V = model.embedding_
+    np.testing.assert_allclose(V.T @ (d[:, None] * V), np.eye(K), atol=1e-9)
+    assert _principal_cosines(V, vecs, d).min() > 1 - 1e-8
+    # The bootstrap's Ritz vectors span nearly the same space, so K-means
+    # from the same seeds mostly ends at the same labels on both embeddings.
+    boot = _fit(A, K, n_init=20, solver="bootstrap")
+    assert _principal_cosines(boot.embedding_, V, d).min() > 1 - 1e-4
+    seeds = np.random.RandomState(0).rand(30, A.shape[0]).argsort(axis=1)[:, :K]
+    empty = (np.zeros((0, K)), np.zeros((A.shape[0], 0), dtype=np.int64),
+             np.zeros(0, dtype=np.int64), np.zeros((0, K)))
+    graph = (A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data)
+    q_si, q_boot, ari = [], [], []
+    for s in seeds:
+        labels, _, q, _ = _kmeans_single(V, *empty, s, *graph, 10)
+        labels_b, _, qb, _ = _kmeans_single(boot.embedding_, *empty, s, *graph, 10)
+        ari.append(adjusted_rand_score(labels, labels_b))
+        q_si.append(q)
+        q_boot.append(qb)
+    # K-means from random vertices is sensitive: a few seeds end apart.
+    assert np.mean(np.array(ari) > 0.99) >= 0.7
+    assert max(q_si) == pytest.approx(max(q_boot), abs=0.01)
+    assert np.mean(q_si) == pytest.approx(np.mean(q_boot), abs=0.02)
+
+
+def test_shift_invert_turned_down_then_the_same_bootstrap(monkeypatch):
+    # With the factorisation turned down (here by a zero fill budget), the
+    # fit bootstraps exactly as solver="bootstrap" does (the attempts leave
+    # the random state as they found it), so labels and embedding are the
+    # same.
+    from sklearn_spectral.cluster import _amg_spectral
+
+    monkeypatch.setattr(_amg_spectral, "_SHIFT_INVERT_MAX_FILL", 0)
+    A = _pixel_graph(15)
     model = _fit(A, 6, n_init=20)
     assert model.solver_ == "bootstrap"
-    assert model.n_matvecs_ == _amg_spectral._LANCZOS_MAX_MATVECS == 300
-    assert model.phase_times_["lanczos"] > 0.0
+    assert model.n_matvecs_ == 300 and model.n_solves_ == 0
+    assert model.phase_times_["shift-invert"] > 0.0
     boot = _fit(A, 6, n_init=20, solver="bootstrap")
     assert boot.n_matvecs_ == 0
     np.testing.assert_array_equal(model.labels_, boot.labels_)
     np.testing.assert_array_equal(model.embedding_, boot.embedding_)
+
+
+def test_factor_order_turns_down_expanders():
+    # A block model: its breadth-first levels hold a large share of the
+    # vertices, and it is turned down before any ordering; a grid gets
+    # SuperLU's order, whose symbolic count is the factor SuperLU makes.
+    from scipy.sparse.linalg import splu
+
+    from sklearn_spectral.cluster._amg_fill import _cholesky_count
+    from sklearn_spectral.cluster._amg_spectral import _factor_order
+
+    A, _, _ = make_attributed_sbm(3000, 4, mean_degree=10, mixing=0.3,
+                                  random_state=0)
+    L, _ = pinned_laplacian(A, connected_components(A)[1])
+    order, reason, _ = _factor_order(L, max_width=2 * np.sqrt(L.nnz),
+                                     max_fill=20 * L.nnz, max_flops=np.inf)
+    assert order is None and "level width" in reason
+    order, reason, _ = _factor_order(L, max_width=np.inf, max_fill=2 * L.nnz,
+                                     max_flops=np.inf)
+    assert order is None and "entries" in reason
+    G = _pixel_graph(10)
+    L, _ = pinned_laplacian(G, connected_components(G)[1])
+    order, reason, nnz = _factor_order(L, max_width=2 * np.sqrt(L.nnz),
+                                       max_fill=20 * L.nnz, max_flops=np.inf)
+    assert reason == "" and sorted(order) == list(range(L.shape[0]))
+    lu = splu(L[order][:, order].tocsc(), permc_spec="NATURAL",
+              diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    assert nnz == lu.L.nnz == lu.U.nnz
+    # The count against a dense Cholesky of a small random pattern.
+    rng = np.random.RandomState(0)
+    B = sparse.random(60, 60, density=0.05, random_state=rng)
+    B = sparse.csr_matrix(B + B.T + 60 * sparse.eye(60))
+    perm = rng.permutation(60).astype(np.int64)
+    C = scipy.linalg.cholesky(B[perm][:, perm].toarray(), lower=True)
+    count, flops = _cholesky_count(B.indptr.astype(np.int64),
+                                   B.indices.astype(np.int64), perm, 10**6)
+    assert count == np.count_nonzero(np.abs(C) > 0)
+    assert _cholesky_count(B.indptr.astype(np.int64), B.indices.astype(np.int64),
+                           perm, count - 1) == (-1, -1.0)
 
 
 def test_svd_embedding_always_bootstraps(clear_sbm):

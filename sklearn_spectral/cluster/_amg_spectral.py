@@ -3,10 +3,18 @@
 import numbers
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
+from scipy.sparse.linalg import (
+    ArpackError,
+    ArpackNoConvergence,
+    LinearOperator,
+    eigsh,
+    spilu,
+    splu,
+)
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -61,6 +69,17 @@ _EARLY_STOP_MIN_WORK = 5_000_000
 _LANCZOS_MAX_MATVECS = 300
 # Relative residual at which ARPACK accepts a Ritz pair.
 _LANCZOS_TOL = 1e-5
+# When Lanczos has not converged, solver="auto" tries Lanczos on the inverse
+# of the Laplacian (shift-invert) if a sparse factorisation of it is cheap:
+# at most this many factor entries per stored entry of L, about the memory
+# of the bootstrap hierarchies it replaces (pixel graphs: 5 at 1e5 pixels,
+# growing as log n) ...
+_SHIFT_INVERT_MAX_FILL = 20
+# ... and at most this many multiplications per stored entry of L, a small
+# share of the bootstrap's V-cycles (pixel graphs: about 1,000 at 1e5).
+_SHIFT_INVERT_MAX_FLOPS = 2_000
+# Solves the shift-invert Lanczos may spend (60-70 on pixel graphs).
+_SHIFT_INVERT_MAX_SOLVES = 300
 # A final composite rate at or above this raises a ConvergenceWarning.
 _POOR_RATE = 0.99
 # A level whose two sweeps leave more than this share of the non-zeros is
@@ -235,7 +254,111 @@ def _exact_embedding(L, n_keep, active):
 
 
 class _BudgetExceeded(Exception):
-    """Raised by the Lanczos operator once its product budget is spent."""
+    """Raised by a Lanczos operator once its product budget is spent."""
+
+
+class _ActivePencil(NamedTuple):
+    """The normalised-cut pencil on the active vertices, and its null space.
+
+    ``idx`` are the vertices in ``active`` with positive degree (whole
+    components), ``degree`` their degrees, ``local`` the rank of each one's
+    component (largest first, lowest label among equal sizes) and ``z``
+    the unit vectors ``D^{1/2} 1_c`` of those components, stored as one
+    vector: the exact eigenvectors of eigenvalue 0 of the normalised
+    Laplacian.
+    """
+
+    idx: np.ndarray
+    degree: np.ndarray
+    local: np.ndarray
+    z: np.ndarray
+    n_comp: int
+
+    def project(self, x):
+        """``x`` with its components along the vectors ``z`` removed."""
+        weights = np.bincount(self.local, weights=self.z * x, minlength=self.n_comp)
+        return x - self.z * weights[self.local]
+
+
+def _active_pencil(L, active, components):
+    """The :class:`_ActivePencil` of the pinned ``L``, or None if empty.
+
+    ``S`` and ``D`` are read off the pinned ``L`` as in :func:`_ritz_embedding`.
+    """
+    pin = np.asarray(L.sum(axis=1)).ravel()
+    degree = L.diagonal() - pin
+    idx = np.flatnonzero(active & (degree > 0))
+    if idx.shape[0] == 0:
+        return None
+    labels, local, sizes = np.unique(components[idx], return_inverse=True,
+                                     return_counts=True)
+    order = np.lexsort((labels, -sizes))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    local = rank[local]
+    z = np.sqrt(degree[idx])
+    z /= np.sqrt(np.bincount(local, weights=z * z))[local]
+    return _ActivePencil(idx, degree[idx], local, z, order.shape[0])
+
+
+def _lanczos_eigenvectors(pencil, operator, k, v0, *, budget, tol):
+    """The ``k`` largest eigenpairs of ``operator`` off the null space, by ARPACK.
+
+    ``operator`` maps a vector of the active vertices; it is applied to
+    projected vectors and its results projected, at most ``budget`` times.
+
+    Returns
+    -------
+    mu : ndarray of shape (k,), ascending, or None when ARPACK does not
+        converge within the budget (or the space is too small for it)
+    U : ndarray of shape (n_active, k)
+    n_products : int, the applications of ``operator``
+    """
+    m = pencil.idx.shape[0]
+    ncv = min(m - pencil.n_comp, max(2 * k + 1, 20))
+    if k == 0:
+        return np.zeros(0), np.zeros((m, 0)), 0
+    if k >= ncv:
+        return None, None, 0
+    count = [0]
+
+    def matvec(x):
+        if count[0] >= budget:
+            raise _BudgetExceeded
+        count[0] += 1
+        return pencil.project(operator(pencil.project(np.ravel(x))))
+
+    op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
+    start = pencil.project(np.asarray(v0, dtype=np.float64)[pencil.idx])
+    try:
+        mu, U = eigsh(op, k, which="LA", v0=start, ncv=ncv, tol=tol, maxiter=budget)
+    except (_BudgetExceeded, ArpackNoConvergence, ArpackError):
+        return None, None, count[0]
+    return mu, U, count[0]
+
+
+def _pencil_embedding(pencil, n, n_comp_kept, theta, U):
+    """The embedding from the normalised eigenvectors ``U`` (``D^{1/2} v``).
+
+    The first ``n_comp_kept`` component vectors (eigenvalue 0) come first,
+    then the columns of ``U`` (eigenvalues ``theta``, ascending); rows are
+    scaled back by ``D^{-1/2}``, so the columns are ``D``-orthonormal, and
+    the vertices outside ``pencil.idx`` get zero rows.
+
+    Returns
+    -------
+    V : ndarray of shape (n, n_dims), signs fixed
+    theta : ndarray of shape (n_dims,), the eigenvalues, ascending
+    """
+    m = pencil.idx.shape[0]
+    Z = np.zeros((m, n_comp_kept))
+    first = pencil.local < n_comp_kept
+    Z[np.flatnonzero(first), pencil.local[first]] = pencil.z[first]
+    V = np.zeros((n, n_comp_kept + U.shape[1]))
+    V[pencil.idx] = (1.0 / np.sqrt(pencil.degree))[:, None] * np.hstack([Z, U])
+    V, _ = svd_flip(V, None, u_based_decision=True)
+    theta = np.concatenate([np.zeros(n_comp_kept), theta])
+    return np.ascontiguousarray(V), theta
 
 
 def _lanczos_embedding(L, n_keep, active, components, v0, *, max_matvecs, tol):
@@ -243,13 +366,12 @@ def _lanczos_embedding(L, n_keep, active, components, v0, *, max_matvecs, tol):
 
     ARPACK's implicitly restarted Lanczos for the largest eigenvalues of
     ``N + I``, ``N = D^{-1/2} A D^{-1/2}`` the normalised adjacency of the
-    vertices in ``active`` with positive degree (whole components); ``S``
-    and ``D`` are read off the pinned ``L`` as in :func:`_ritz_embedding`.
-    The exact eigenvectors ``D^{1/2} 1_c`` of the active components (the
-    largest first) are projected out of the operator and put first, so
-    Lanczos looks for the ``n_keep - n_components`` others only (the shift
-    sends the projected directions to the bottom of the spectrum).
-    ``v0`` is the start (projected here).
+    vertices in ``active`` with positive degree (whole components). The
+    exact eigenvectors ``D^{1/2} 1_c`` of the active components (the largest
+    first) are projected out of the operator and put first, so Lanczos
+    looks for the ``n_keep - n_components`` others only (the shift sends
+    the projected directions to the bottom of the spectrum). ``v0`` is the
+    start (projected here).
 
     Returns
     -------
@@ -259,68 +381,125 @@ def _lanczos_embedding(L, n_keep, active, components, v0, *, max_matvecs, tol):
     theta : ndarray of shape (n_dims,), the eigenvalues, ascending
     n_matvecs : int, the products with ``N`` spent
     """
-    pin = np.asarray(L.sum(axis=1)).ravel()
-    degree = L.diagonal() - pin
-    idx = np.flatnonzero(active & (degree > 0))
-    m = idx.shape[0]
-    n = L.shape[0]
-    if m == 0:
+    pencil = _active_pencil(L, active, components)
+    if pencil is None:
         return None, None, 0
+    idx = pencil.idx
+    m, n = idx.shape[0], L.shape[0]
     N = L.tocsr(copy=True) if m == n else L[idx][:, idx].tocsr()
     N.setdiag(0.0)
     N.eliminate_zeros()
     # N = -D^{-1/2} (L - diag) D^{-1/2}, scaled in place (two sparse
     # products with broadcast vectors took 1 s at 1e6 vertices).
-    scale = 1.0 / np.sqrt(degree[idx])
+    scale = 1.0 / np.sqrt(pencil.degree)
     rows = np.repeat(np.arange(m), np.diff(N.indptr))
     N.data = -((N.data * scale[rows]) * scale[N.indices])
-    # Active components, largest first (lowest label among equal sizes).
-    labels, local, sizes = np.unique(components[idx], return_inverse=True,
-                                     return_counts=True)
-    order = np.lexsort((labels, -sizes))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.shape[0])
-    local = rank[local]
-    n_comp = order.shape[0]
-    z = np.sqrt(degree[idx])
-    z /= np.sqrt(np.bincount(local, weights=z * z))[local]
-    n_comp_kept = min(n_comp, n_keep)
-    k = n_keep - n_comp_kept
-    ncv = min(m - n_comp, max(2 * k + 1, 20))
-    if k > 0 and k >= ncv:
-        return None, None, 0
+    n_comp_kept = min(pencil.n_comp, n_keep)
+    mu, U, n_matvecs = _lanczos_eigenvectors(
+        pencil, lambda x: N @ x + x, n_keep - n_comp_kept, v0,
+        budget=max_matvecs, tol=tol,
+    )
+    if mu is None:
+        return None, None, n_matvecs
+    V, theta = _pencil_embedding(pencil, n, n_comp_kept, 2.0 - mu[::-1], U[:, ::-1])
+    return V, theta, n_matvecs
 
-    def project(x):
-        return x - z * np.bincount(local, weights=z * x, minlength=n_comp)[local]
 
-    count = [0]
+def _factor_order(M, *, max_width, max_fill, max_flops):
+    """A fill-reducing elimination order of the SPD ``M``, or None if costly.
 
-    def matvec(x):
-        x = np.ravel(x)
-        if count[0] >= max_matvecs:
-            raise _BudgetExceeded
-        count[0] += 1
-        x = project(x)
-        return project(N @ x + x)
+    The order is SuperLU's minimum degree on ``M`` (read off an incomplete
+    factorisation that keeps only the diagonal, which costs about as much as
+    the ordering). Before it, graphs whose breadth-first levels are wider
+    than ``max_width`` (expander-like: minimum degree itself is slow there)
+    are turned down; after it, orders whose Cholesky factor would hold more
+    than ``max_fill`` entries or take more than ``max_flops``
+    multiplications (counted symbolically, stopping at the budget).
 
-    mu = np.zeros(0)
-    U = np.zeros((m, 0))
-    if k > 0:
-        op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
-        start = project(np.asarray(v0, dtype=np.float64)[idx])
-        try:
-            mu, U = eigsh(op, k, which="LA", v0=start, ncv=ncv, tol=tol,
-                          maxiter=max_matvecs)
-        except (_BudgetExceeded, ArpackNoConvergence, ArpackError):
-            return None, None, count[0]
-    theta = np.concatenate([np.zeros(n_comp_kept), 2.0 - mu[::-1]])
-    Z = np.zeros((m, n_comp_kept))
-    first = local < n_comp_kept
-    Z[np.flatnonzero(first), local[first]] = z[first]
-    V = np.zeros((n, theta.shape[0]))
-    V[idx] = scale[:, None] * np.hstack([Z, U[:, ::-1]])
-    V, _ = svd_flip(V, None, u_based_decision=True)
-    return np.ascontiguousarray(V), theta, count[0]
+    Returns
+    -------
+    order : ndarray of int64 or None
+    reason : str, why there is no order ("" when there is one)
+    nnz : int, entries of the Cholesky factor under ``order`` (0 if None)
+    """
+    from ._amg_fill import _cholesky_count, _max_level_width
+
+    width = _max_level_width(M.indptr, M.indices)
+    if width > max_width:
+        return None, f"level width {width} > {max_width:.0f}", 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sparse.SparseEfficiencyWarning)
+        ilu = spilu(M.tocsc(), drop_tol=1.0, fill_factor=1.0,
+                    permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                    options={"SymmetricMode": True})
+    order = np.argsort(ilu.perm_c).astype(np.int64)
+    nnz, flops = _cholesky_count(M.indptr, M.indices, order, int(max_fill))
+    if nnz < 0:
+        return None, f"factor > {max_fill:.3g} entries", 0
+    if flops > max_flops:
+        return None, f"factorisation {flops:.3g} > {max_flops:.3g} flops", 0
+    return order, "", nnz
+
+
+def _shift_invert_embedding(L, n_keep, active, components, v0, *, max_fill,
+                            max_flops, max_solves, tol):
+    """The lowest eigenpairs of the normalised-cut pencil, by shift-invert.
+
+    ARPACK's Lanczos for the largest eigenvalues of ``D^{1/2} S^+ D^{1/2}``
+    off the component vectors ``D^{1/2} 1_c``: the inverses of the lowest
+    non-zero eigenvalues of the normalised Laplacian, which Lanczos
+    separates well however crowded they are near 0 (grids, meshes). The
+    solves use a sparse factorisation of the pinned ``L`` of the active
+    components: pinning one vertex per component changes ``S`` by a rank-one
+    term per component, and for a right-hand side orthogonal to the
+    component's constants the pinned solution is a solution of ``S y = b``
+    (its value at the pinned vertex is 0), so after the projection the
+    operator is exact with no shift to choose. The factorisation is made
+    only when :func:`_factor_order` finds it cheap (``max_fill`` entries
+    and ``max_flops`` multiplications per stored entry of ``L``, level
+    width at most ``2 sqrt(nnz)``).
+
+    Returns
+    -------
+    V : ndarray of shape (n_vertices, n_dims), ``D``-orthonormal, signs
+        fixed, or None when the factorisation is turned down or ARPACK does
+        not converge within ``max_solves`` solves
+    theta : ndarray of shape (n_dims,), the eigenvalues, ascending
+    n_solves : int, the solves spent
+    message : str, what happened, for the log
+    """
+    pencil = _active_pencil(L, active, components)
+    if pencil is None:
+        return None, None, 0, "no active vertex"
+    idx = pencil.idx
+    m, n = idx.shape[0], L.shape[0]
+    M = L.tocsr() if m == n else L[idx][:, idx].tocsr()
+    order, reason, fill = _factor_order(
+        M, max_width=2.0 * np.sqrt(M.nnz), max_fill=max_fill * M.nnz,
+        max_flops=max_flops * M.nnz,
+    )
+    if order is None:
+        return None, None, 0, f"not factored ({reason})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sparse.SparseEfficiencyWarning)
+        lu = splu(M[order][:, order].tocsc(), permc_spec="NATURAL",
+                  diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    position = np.empty_like(order)
+    position[order] = np.arange(m)
+    root = np.sqrt(pencil.degree)
+
+    def solve(x):
+        return root * lu.solve((root * x)[order])[position]
+
+    n_comp_kept = min(pencil.n_comp, n_keep)
+    mu, U, n_solves = _lanczos_eigenvectors(
+        pencil, solve, n_keep - n_comp_kept, v0, budget=max_solves, tol=tol
+    )
+    message = f"factor {fill} entries ({fill / M.nnz:.1f} x nnz), {n_solves} solves"
+    if mu is None:
+        return None, None, n_solves, message + ", not converged"
+    V, theta = _pencil_embedding(pencil, n, n_comp_kept, 1.0 / mu[::-1], U[:, ::-1])
+    return V, theta, n_solves, message + ", converged"
 
 
 def _d_orthonormalise(V, DV):
@@ -516,14 +695,21 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         ``"bootstrap"``: the bootstrap AMG hierarchies and the Ritz
         refinement. ``"auto"``: first ARPACK's Lanczos iteration on the
         normalised adjacency (component vectors projected out), stopped
-        after 300 products with it; only if it has not converged by then
-        (relative residual 1e-5), the bootstrap, which then runs exactly as
-        with ``"bootstrap"``. The default because the eigenvectors of
-        well-conditioned graphs (block models, kNN graphs, small graphs)
-        converge in 60-200 products, several times faster than growing the
-        hierarchies, while on grids and meshes the attempt costs a small
-        share of the bootstrap. ``solver_`` says which one ran;
-        ``embedding="svd"`` always bootstraps.
+        after 300 products with it; if it has not converged by then
+        (relative residual 1e-5), Lanczos on the inverse of the Laplacian
+        (shift-invert, by a sparse factorisation of the pinned Laplacian,
+        at most 300 solves) where that factorisation is cheap: breadth-first
+        levels of at most ``2 sqrt(nnz)`` vertices, at most 20 factor
+        entries and 2,000 multiplications per stored entry of the
+        Laplacian; otherwise, or if that has not converged either, the
+        bootstrap, which then runs exactly as with ``"bootstrap"``. The
+        default because the eigenvectors of well-conditioned graphs (block
+        models, kNN graphs, small graphs) converge in 60-200 products,
+        several times faster than growing the hierarchies, and those of
+        grids and meshes, whose low eigenvalues crowd near 0, in 50-70
+        solves with a factor that grows as ``n log n`` on 2-D grids.
+        ``solver_`` says which one ran; ``embedding="svd"`` always
+        bootstraps.
     ritz_steps : int, default=20
         Largest number of refinement steps of the Ritz vectors
         (``embedding="ritz"``), each a LOBPCG step preconditioned by the
@@ -591,21 +777,25 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         The rows of the attribute vertices (empty without attributes).
     affinity_matrix_ : sparse CSR matrix of shape (n_samples, n_samples)
         The affinity used (float64).
-    solver_ : {"exact", "lanczos", "bootstrap"}
+    solver_ : {"exact", "lanczos", "shift_invert", "bootstrap"}
         What computed the embedding: the dense eigensolve of a graph of at
-        most ``max_coarse`` vertices, Lanczos (``solver="auto"``) or the
-        bootstrap hierarchies.
+        most ``max_coarse`` vertices, Lanczos or shift-invert Lanczos
+        (``solver="auto"``), or the bootstrap hierarchies.
     n_matvecs_ : int
         Products with the normalised adjacency spent by the Lanczos attempt
         (0 when none was made; at most 300).
+    n_solves_ : int
+        Solves with the factored Laplacian spent by the shift-invert
+        attempt (0 when none was made or the factorisation was turned down;
+        at most 300).
     n_hierarchies_ : int
-        Number of bootstrap hierarchies built (0 with ``solver_ ==
-        "lanczos"``).
+        Number of bootstrap hierarchies built (0 with ``solver_`` "lanczos"
+        or "shift_invert").
     n_iter_ : int
         Same as ``n_hierarchies_``.
     convergence_ratio_ : float
         The final composite solver's energy reduction per iteration (NaN
-        with ``solver_ == "lanczos"``: no solver was built).
+        with ``solver_`` "lanczos" or "shift_invert": no solver was built).
     ritz_values_ : ndarray of shape (n_dims,)
         With ``embedding="ritz"``, the Ritz values of the columns of
         ``embedding_``, ascending: upper bounds on, and approximations of,
@@ -636,11 +826,12 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Wall-clock seconds of each phase of ``fit``: ``"affinity"`` (input
         validation and the affinity), ``"laplacian"`` (attribute
         augmentation, components, pinned Laplacian), ``"lanczos"`` (the
-        Lanczos attempt, 0 when none was made), ``"bootstrap"`` (all
-        hierarchies, split into ``"hierarchy setup"`` and ``"test
-        iterations"``), ``"svd"`` (the starting basis), ``"ritz"`` (the
-        refinement, with ``embedding="ritz"`` only) and ``"kmeans"`` (the
-        restarts and their selection).
+        Lanczos attempt, 0 when none was made), ``"shift-invert"`` (the
+        shift-invert attempt with its factorisation, only when one was
+        made), ``"bootstrap"`` (all hierarchies, split into ``"hierarchy
+        setup"`` and ``"test iterations"``), ``"svd"`` (the starting
+        basis), ``"ritz"`` (the refinement, with ``embedding="ritz"`` only)
+        and ``"kmeans"`` (the restarts and their selection).
     n_features_in_ : int
         Number of features (columns) of ``X``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -918,13 +1109,15 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         timings["laplacian"] = time.perf_counter() - tic
 
         timings["lanczos"] = 0.0
-        self.n_matvecs_ = 0
+        self.n_matvecs_ = self.n_solves_ = 0
+        eigensolve = self.solver == "auto" and self.embedding == "ritz"
         if L.shape[0] <= self.max_coarse:
             self.solver_ = "exact"
             self._embed_exactly(L, components, K, timings)
-        elif (self.solver == "auto" and self.embedding == "ritz"
-              and self._embed_by_lanczos(L, components, K, rng, timings)):
+        elif eigensolve and self._embed_by_lanczos(L, components, K, rng, timings):
             self.solver_ = "lanczos"
+        elif eigensolve and self._embed_by_shift_invert(L, components, K, rng, timings):
+            self.solver_ = "shift_invert"
         else:
             self.solver_ = "bootstrap"
             self._bootstrap_and_embed(L, components, n_components, K, rng, timings)
@@ -1032,6 +1225,38 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         if V is None:
             rng.set_state(state)
             return False
+        self._set_eigenvector_embedding(V, theta)
+        return True
+
+    def _embed_by_shift_invert(self, L, components, K, rng, timings):
+        """Try the embedding by shift-invert Lanczos; True on success.
+
+        As :meth:`_embed_by_lanczos`, from the same start, with the solves
+        of a sparse factorisation of ``L`` if it is cheap (at most
+        ``_SHIFT_INVERT_MAX_FILL`` and ``_SHIFT_INVERT_MAX_FLOPS`` per
+        stored entry of ``L``) and at most ``_SHIFT_INVERT_MAX_SOLVES``
+        solves; ``rng`` is left as found on failure.
+        """
+        tic = time.perf_counter()
+        state = rng.get_state()
+        v0 = rng.uniform(-1.0, 1.0, L.shape[0])
+        active = _active_vertices(components, K)
+        with single_threaded_blas():
+            V, theta, self.n_solves_, message = _shift_invert_embedding(
+                L, K, active, components, v0,
+                max_fill=_SHIFT_INVERT_MAX_FILL, max_flops=_SHIFT_INVERT_MAX_FLOPS,
+                max_solves=_SHIFT_INVERT_MAX_SOLVES, tol=_LANCZOS_TOL,
+            )
+        timings["shift-invert"] = time.perf_counter() - tic
+        self._log(f"shift-invert: {message}")
+        if V is None:
+            rng.set_state(state)
+            return False
+        self._set_eigenvector_embedding(V, theta)
+        return True
+
+    def _set_eigenvector_embedding(self, V, theta):
+        """Set the embedding to eigenvectors found without a hierarchy."""
         self.n_hierarchies_ = self.n_iter_ = 0
         self.convergence_ratio_ = np.nan  # no hierarchy was built
         self.n_vcycles_ = 0
@@ -1041,7 +1266,6 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         n = self.affinity_matrix_.shape[0]
         self.embedding_ = V[:n]
         self.attribute_embedding_ = V[n:]
-        return True
 
     def _embed_exactly(self, L, components, K, timings):
         """The embedding of a graph the hierarchy solves in one exact level.
