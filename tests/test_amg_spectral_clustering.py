@@ -352,6 +352,41 @@ def test_tabulated_lloyd_equals_materialised():
         assert inertia == pytest.approx(inertia_m, rel=1e-12)
 
 
+@pytest.mark.parametrize("K", [2, 5, 12])
+def test_bounded_lloyd_equals_plain_bit_for_bit(K):
+    # Without attributes the iterations skip the distances Elkan's bounds
+    # rule out; an attribute column with every value missing adds nothing
+    # to the distances but takes the plain iteration: labels, inertia,
+    # modularity and iteration counts agree exactly.
+    rng = np.random.RandomState(K)
+    n, d = 399, 4
+    centres = rng.standard_normal((6, d))
+    X = centres[rng.randint(0, 6, n)] + 0.3 * rng.standard_normal((n, d))
+    X[::7] = X[1::7]
+    X = np.ascontiguousarray(X)
+    seeds = np.array([rng.choice(n, K, replace=False) for _ in range(20)],
+                     dtype=np.int64)
+    # Seeds at duplicated points: ties, and clusters emptied and reseeded.
+    seeds[0] = np.concatenate([np.arange(7 * K)[np.arange(7 * K) % 7 < 2],
+                               200 + np.arange(K)])[:K]
+    G = sparse.random(n, n, density=0.05, random_state=rng, format="csr")
+    graph = _graph_arrays(G + G.T)
+    bounded = (np.zeros((0, d)), np.zeros((n, 0), dtype=np.int64),
+               np.zeros(0, dtype=np.int64), np.zeros((0, d)))
+    plain = (np.zeros((0, d)), np.full((n, 1), -1, dtype=np.int64),
+             np.zeros(0, dtype=np.int64), np.zeros((1, d)))
+    for max_iter in (1, 3, 30):
+        a = _kmeans_restarts(X, *bounded, seeds, *graph, max_iter, 2)
+        b = _kmeans_restarts(X, *plain, seeds, *graph, max_iter, 2)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+        for r in range(3):
+            la = _kmeans_single(X, *bounded, seeds[r], *graph, max_iter)
+            lb = _kmeans_single(X, *plain, seeds[r], *graph, max_iter)
+            np.testing.assert_array_equal(la[0], lb[0])
+            assert la[1:] == lb[1:]
+
+
 def test_restart_scores_match_single_runs_and_threads():
     rng = np.random.RandomState(1)
     X, U, codes, block, seeds, G = _kmeans_inputs(rng, n_init=12)
