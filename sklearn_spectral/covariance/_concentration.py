@@ -6,7 +6,9 @@ of the shrinkage comedian estimate, in module-level steps:
 - :func:`_deterministic_starts`: cheap starting estimates besides the comedian
   one (spatial signs, the half of the rows nearest the median), as DetMCD does;
 - :func:`_whitened_distances`: squared Mahalanobis distances and the log
-  determinant of a scatter, one BLAS pass over the data;
+  determinant of a scatter, one BLAS pass over the data
+  (:func:`_whitened_sq_norms`, which the estimator's ``mahalanobis`` uses
+  too);
 - :func:`_concentrate`: concentration steps (FastMCD's C-steps) from every
   start, the best ones run until the determinant stops falling;
 - :func:`_search`: the starts and their concentration, screened on a sample
@@ -99,36 +101,37 @@ def _cholesky_floored(S, floor=_STEP_FLOOR):
         return linalg.cholesky((evecs * evals) @ evecs.T, lower=True)
 
 
-def _whitened_distances(X, location, S):
-    """Squared Mahalanobis distances of the rows of X and ``log det S``.
+def _whitened_sq_norms(X, location, L, out, n_threads=1):
+    """Squared norms of the rows of ``(X - location) L^{-T}``, written to out.
 
-    One pass over X by blocks of rows: ``|(x - location) L^{-T}|^2`` with
-    ``L`` the Cholesky factor of S (eigenvalues floored if S is singular), as
-    a matrix product in the dtype of X. Large X is split into one run of
-    blocks per OpenMP thread, each run on its own Python thread (the
-    products release the GIL; BLAS is single-threaded around the fit).
+    With ``L`` lower triangular (float64), ``|L^{-1} (x - location)|^2`` is
+    the squared Mahalanobis distance under ``L L^T``. One pass over X by
+    blocks of ``_BLOCK_ROWS`` rows, each centred and multiplied by ``L^{-T}``
+    in the dtype of X (float64 for any other) inside two reused block
+    buffers. With ``n_threads > 1``, X is split into one run of blocks per
+    Python thread (the products release the GIL; BLAS is single-threaded
+    around the fit).
 
     Returns
     -------
-    d2 : ndarray of shape (n_samples,), float64
-    logdet : float
+    out : ndarray of shape (n_samples,)
     """
-    L = _cholesky_floored(np.asarray(S, dtype=np.float64))
-    W = linalg.solve_triangular(L, np.eye(L.shape[0]), lower=True).T
+    p = L.shape[0]
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    shift = (np.asarray(location, dtype=np.float64) @ W).astype(dtype)
-    W = W.astype(dtype)
+    W = linalg.solve_triangular(L, np.eye(p), lower=True).T.astype(dtype)
+    location = np.asarray(location, dtype=dtype)
     n = X.shape[0]
-    d2 = np.empty(n, dtype=np.float64)
 
     def run(start, stop):
+        Z = np.empty((min(_BLOCK_ROWS, stop - start), p), dtype=dtype)
+        Y = np.empty_like(Z)
         for rows in gen_batches(stop - start, _BLOCK_ROWS):
+            m = rows.stop - rows.start
             rows = slice(start + rows.start, start + rows.stop)
-            Y = X[rows] @ W
-            Y -= shift
-            d2[rows] = np.einsum("ij,ij->i", Y, Y)
+            z = np.subtract(X[rows], location, out=Z[:m])
+            y = np.matmul(z, W, out=Y[:m])
+            out[rows] = np.einsum("ij,ij->i", y, y)
 
-    n_threads = min(_openmp_effective_n_threads(), n // _THREAD_ROWS)
     if n_threads <= 1:
         run(0, n)
     else:
@@ -138,6 +141,25 @@ def _whitened_distances(X, location, S):
                 pool.submit(run, a, b) for a, b in zip(bounds[:-1], bounds[1:])
             ]:
                 job.result()
+    return out
+
+
+def _whitened_distances(X, location, S):
+    """Squared Mahalanobis distances of the rows of X and ``log det S``.
+
+    :func:`_whitened_sq_norms` with ``L`` the Cholesky factor of S
+    (eigenvalues floored if S is singular), on one thread per
+    ``_THREAD_ROWS`` rows (at most the OpenMP thread count).
+
+    Returns
+    -------
+    d2 : ndarray of shape (n_samples,), float64
+    logdet : float
+    """
+    L = _cholesky_floored(np.asarray(S, dtype=np.float64))
+    n = X.shape[0]
+    n_threads = min(_openmp_effective_n_threads(), n // _THREAD_ROWS)
+    d2 = _whitened_sq_norms(X, location, L, np.empty(n, dtype=np.float64), n_threads)
     return d2, 2.0 * float(np.sum(np.log(np.diag(L))))
 
 

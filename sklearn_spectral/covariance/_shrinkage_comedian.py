@@ -41,6 +41,7 @@ from ._concentration import (
     _median,
     _reweighted_estimates,
     _search,
+    _whitened_sq_norms,
 )
 
 __all__ = ["ShrinkageComedianCovariance"]
@@ -510,18 +511,14 @@ def _floor_eigenvalues(cov, estimator=None):
 
 
 def _mahalanobis_sq(X, location, covariance):
-    """Squared Mahalanobis distances by a Cholesky solve, by blocks of rows."""
+    """Squared Mahalanobis distances in the dtype of X, by blocks of rows.
+
+    :func:`_whitened_sq_norms` under the Cholesky factor of the covariance
+    (eigenvalues floored at ``_EIG_FLOOR`` if it is singular).
+    """
     chol = _cholesky_floored(np.asarray(covariance, dtype=np.float64), _EIG_FLOOR)
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    chol = chol.astype(dtype, copy=False)
-    loc = np.asarray(location, dtype=dtype)
-    out = np.empty(X.shape[0], dtype=dtype)
-    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
-        y = linalg.solve_triangular(
-            chol, (X[rows] - loc).T, lower=True, check_finite=False
-        )
-        out[rows] = np.einsum("ij,ij->j", y, y)
-    return out
+    return _whitened_sq_norms(X, location, chol, np.empty(X.shape[0], dtype=dtype))
 
 
 # ---------------------------------------------------------------------------
