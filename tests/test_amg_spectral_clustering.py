@@ -853,20 +853,19 @@ def _pixel_graph(side):
     return sparse.csr_matrix(graph)
 
 
-def test_lanczos_budget_then_shift_invert():
-    # A pixel grid: the low eigenvalues crowd near 0 and Lanczos does not
-    # converge within its 300 products; the grid factors cheaply, and
-    # Lanczos on the inverse gives the lowest eigenpairs of the pencil, as
-    # the dense solve does, spanning what the bootstrap path finds.
+def test_grid_takes_shift_invert():
+    # A pixel grid: the low eigenvalues crowd near 0, but the grid factors
+    # cheaply, and Lanczos on the inverse gives the lowest eigenpairs of the
+    # pencil, as the dense solve does, spanning what the bootstrap finds.
     from sklearn_spectral.cluster import _amg_spectral
 
     A = _pixel_graph(10)
     K = 6
     model = _fit(A, K, n_init=20, verbose=1)
     assert model.solver_ == "shift_invert"
-    assert model.n_matvecs_ == _amg_spectral._LANCZOS_MAX_MATVECS == 300
-    assert 0 < model.n_solves_ <= _amg_spectral._SHIFT_INVERT_MAX_SOLVES
-    assert model.phase_times_["lanczos"] > 0.0
+    assert model.n_matvecs_ == 0
+    assert 0 < model.n_solves_ <= _amg_spectral._SHIFT_INVERT_MAX_SOLVES == 300
+    assert model.phase_times_["lanczos"] == 0.0
     assert model.phase_times_["shift-invert"] > 0.0
     assert model.n_hierarchies_ == 0 and model.n_vcycles_ == 0
     vals, vecs, inside, d = _dense_pencil(A, K)
@@ -897,21 +896,29 @@ def test_lanczos_budget_then_shift_invert():
     assert np.mean(q_si) == pytest.approx(np.mean(q_boot), abs=0.02)
 
 
-def test_shift_invert_turned_down_then_the_same_bootstrap(monkeypatch):
-    # With the factorisation turned down (here by a zero fill budget), the
-    # fit bootstraps exactly as solver="bootstrap" does (the attempts leave
-    # the random state as they found it), so labels and embedding are the
-    # same.
+@pytest.mark.parametrize("budget", ["_SHIFT_INVERT_MAX_FILL",
+                                    "_SHIFT_INVERT_MAX_SOLVES"])
+def test_eigensolver_fails_then_the_same_bootstrap(budget, monkeypatch):
+    # The pixel grid with the factorisation turned down (no fill allowed):
+    # plain Lanczos does not converge within its 300 products; or with too
+    # few solves for shift-invert to converge. The fit then bootstraps
+    # exactly as solver="bootstrap" does (the attempt leaves the random
+    # state as it found it), so labels and embedding are the same.
     from sklearn_spectral.cluster import _amg_spectral
 
-    monkeypatch.setattr(_amg_spectral, "_SHIFT_INVERT_MAX_FILL", 0)
+    monkeypatch.setattr(_amg_spectral, budget, 5 if "SOLVES" in budget else 0)
     A = _pixel_graph(15)
     model = _fit(A, 6, n_init=20)
     assert model.solver_ == "bootstrap"
-    assert model.n_matvecs_ == 300 and model.n_solves_ == 0
-    assert model.phase_times_["shift-invert"] > 0.0
+    if "SOLVES" in budget:
+        assert model.n_matvecs_ == 0 and model.n_solves_ == 5
+        assert model.phase_times_["shift-invert"] > 0.0
+    else:
+        assert model.n_matvecs_ == _amg_spectral._LANCZOS_MAX_MATVECS == 300
+        assert model.n_solves_ == 0 and "shift-invert" not in model.phase_times_
+        assert model.phase_times_["lanczos"] > 0.0
     boot = _fit(A, 6, n_init=20, solver="bootstrap")
-    assert boot.n_matvecs_ == 0
+    assert boot.n_matvecs_ == 0 and boot.n_solves_ == 0
     np.testing.assert_array_equal(model.labels_, boot.labels_)
     np.testing.assert_array_equal(model.embedding_, boot.embedding_)
 

@@ -61,19 +61,23 @@ _KMEANS_MIN_WORK = 2_000_000
 _RESTART_PATIENCE = 20
 _RESTART_RTOL = 1e-5
 _EARLY_STOP_MIN_WORK = 5_000_000
-# solver="auto" first runs Lanczos (ARPACK) for the lowest eigenvectors of
-# the normalised Laplacian, with at most this many products with it: block
+# solver="auto" runs Lanczos (ARPACK) for the lowest eigenvectors of the
+# normalised Laplacian, with at most this many products with it: block
 # models and kNN graphs (well-separated low spectrum) converge in 60-200
-# products, far cheaper than growing the hierarchies; grids and meshes do
-# not, and then the attempt costs a small share of the bootstrap.
+# products, far cheaper than growing the hierarchies. Grids and meshes,
+# where it would not, take the shift-invert path below.
 _LANCZOS_MAX_MATVECS = 300
 # Relative residual at which ARPACK accepts a Ritz pair.
 _LANCZOS_TOL = 1e-5
-# When Lanczos has not converged, solver="auto" tries Lanczos on the inverse
-# of the Laplacian (shift-invert) if a sparse factorisation of it is cheap:
-# at most this many factor entries per stored entry of L, about the memory
-# of the bootstrap hierarchies it replaces (pixel graphs: 5 at 1e5 pixels,
-# growing as log n) ...
+# solver="auto" runs Lanczos on the inverse of the Laplacian (shift-invert)
+# instead where a sparse factorisation of it is cheap: breadth-first levels
+# of at most this many times sqrt(nnz(L)) vertices (2-D grids and meshes:
+# about 0.4; block models and kNN graphs in 10 or more dimensions: 2.5 and
+# more, where the minimum-degree ordering itself is slow) ...
+_SHIFT_INVERT_MAX_WIDTH = 2.0
+# ... at most this many factor entries per stored entry of L, about the
+# memory of the bootstrap hierarchies it replaces (pixel graphs: 5 at 1e5
+# pixels, growing as log n) ...
 _SHIFT_INVERT_MAX_FILL = 20
 # ... and at most this many multiplications per stored entry of L, a small
 # share of the bootstrap's V-cycles (pixel graphs: about 1,000 at 1e5).
@@ -361,35 +365,32 @@ def _pencil_embedding(pencil, n, n_comp_kept, theta, U):
     return np.ascontiguousarray(V), theta
 
 
-def _lanczos_embedding(L, n_keep, active, components, v0, *, max_matvecs, tol):
+def _lanczos_embedding(M, pencil, n, n_keep, v0, *, max_matvecs, tol):
     """The lowest eigenpairs of the normalised-cut pencil, by Lanczos.
 
     ARPACK's implicitly restarted Lanczos for the largest eigenvalues of
     ``N + I``, ``N = D^{-1/2} A D^{-1/2}`` the normalised adjacency of the
-    vertices in ``active`` with positive degree (whole components). The
-    exact eigenvectors ``D^{1/2} 1_c`` of the active components (the largest
-    first) are projected out of the operator and put first, so Lanczos
-    looks for the ``n_keep - n_components`` others only (the shift sends
-    the projected directions to the bottom of the spectrum). ``v0`` is the
+    vertices ``pencil.idx`` (whole components), read off ``M``, the pinned
+    Laplacian of those vertices. The exact eigenvectors ``D^{1/2} 1_c`` of
+    the active components (the largest first) are projected out of the
+    operator and put first, so Lanczos looks for the ``n_keep -
+    n_components`` others only (the shift sends the projected directions
+    to the bottom of the spectrum). ``v0`` (of all ``n`` vertices) is the
     start (projected here).
 
     Returns
     -------
-    V : ndarray of shape (n_vertices, n_dims), ``D``-orthonormal, signs
-        fixed, or None when ARPACK does not converge within ``max_matvecs``
-        products (or the active part is too small for it)
+    V : ndarray of shape (n, n_dims), ``D``-orthonormal, signs fixed, or
+        None when ARPACK does not converge within ``max_matvecs`` products
+        (or the active part is too small for it)
     theta : ndarray of shape (n_dims,), the eigenvalues, ascending
     n_matvecs : int, the products with ``N`` spent
     """
-    pencil = _active_pencil(L, active, components)
-    if pencil is None:
-        return None, None, 0
-    idx = pencil.idx
-    m, n = idx.shape[0], L.shape[0]
-    N = L.tocsr(copy=True) if m == n else L[idx][:, idx].tocsr()
+    m = pencil.idx.shape[0]
+    N = M.copy()
     N.setdiag(0.0)
     N.eliminate_zeros()
-    # N = -D^{-1/2} (L - diag) D^{-1/2}, scaled in place (two sparse
+    # N = -D^{-1/2} (M - diag) D^{-1/2}, scaled in place (two sparse
     # products with broadcast vectors took 1 s at 1e6 vertices).
     scale = 1.0 / np.sqrt(pencil.degree)
     rows = np.repeat(np.arange(m), np.diff(N.indptr))
@@ -424,7 +425,9 @@ def _factor_order(M, *, max_width, max_fill, max_flops):
     """
     from ._amg_fill import _cholesky_count, _max_level_width
 
-    width = _max_level_width(M.indptr, M.indices)
+    indptr = M.indptr.astype(np.int64, copy=False)
+    indices = M.indices.astype(np.int64, copy=False)
+    width = _max_level_width(indptr, indices)
     if width > max_width:
         return None, f"level width {width} > {max_width:.0f}", 0
     with warnings.catch_warnings():
@@ -433,7 +436,7 @@ def _factor_order(M, *, max_width, max_fill, max_flops):
                     permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                     options={"SymmetricMode": True})
     order = np.argsort(ilu.perm_c).astype(np.int64)
-    nnz, flops = _cholesky_count(M.indptr, M.indices, order, int(max_fill))
+    nnz, flops = _cholesky_count(indptr, indices, order, int(max_fill))
     if nnz < 0:
         return None, f"factor > {max_fill:.3g} entries", 0
     if flops > max_flops:
@@ -441,51 +444,34 @@ def _factor_order(M, *, max_width, max_fill, max_flops):
     return order, "", nnz
 
 
-def _shift_invert_embedding(L, n_keep, active, components, v0, *, max_fill,
-                            max_flops, max_solves, tol):
+def _shift_invert_embedding(M, order, pencil, n, n_keep, v0, *, max_solves, tol):
     """The lowest eigenpairs of the normalised-cut pencil, by shift-invert.
 
     ARPACK's Lanczos for the largest eigenvalues of ``D^{1/2} S^+ D^{1/2}``
     off the component vectors ``D^{1/2} 1_c``: the inverses of the lowest
     non-zero eigenvalues of the normalised Laplacian, which Lanczos
     separates well however crowded they are near 0 (grids, meshes). The
-    solves use a sparse factorisation of the pinned ``L`` of the active
-    components: pinning one vertex per component changes ``S`` by a rank-one
-    term per component, and for a right-hand side orthogonal to the
-    component's constants the pinned solution is a solution of ``S y = b``
-    (its value at the pinned vertex is 0), so after the projection the
-    operator is exact with no shift to choose. The factorisation is made
-    only when :func:`_factor_order` finds it cheap (``max_fill`` entries
-    and ``max_flops`` multiplications per stored entry of ``L``, level
-    width at most ``2 sqrt(nnz)``).
+    solves use a sparse factorisation of ``M``, the pinned Laplacian of
+    the vertices ``pencil.idx``, in the elimination order ``order`` (from
+    :func:`_factor_order`): pinning one vertex per component changes ``S``
+    by a rank-one term per component, and for a right-hand side orthogonal
+    to the component's constants the pinned solution is a solution of ``S
+    y = b`` (its value at the pinned vertex is 0), so after the projection
+    the operator is exact, with no shift to choose.
 
     Returns
     -------
-    V : ndarray of shape (n_vertices, n_dims), ``D``-orthonormal, signs
-        fixed, or None when the factorisation is turned down or ARPACK does
-        not converge within ``max_solves`` solves
+    V : ndarray of shape (n, n_dims), ``D``-orthonormal, signs fixed, or
+        None when ARPACK does not converge within ``max_solves`` solves
     theta : ndarray of shape (n_dims,), the eigenvalues, ascending
     n_solves : int, the solves spent
-    message : str, what happened, for the log
     """
-    pencil = _active_pencil(L, active, components)
-    if pencil is None:
-        return None, None, 0, "no active vertex"
-    idx = pencil.idx
-    m, n = idx.shape[0], L.shape[0]
-    M = L.tocsr() if m == n else L[idx][:, idx].tocsr()
-    order, reason, fill = _factor_order(
-        M, max_width=2.0 * np.sqrt(M.nnz), max_fill=max_fill * M.nnz,
-        max_flops=max_flops * M.nnz,
-    )
-    if order is None:
-        return None, None, 0, f"not factored ({reason})"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sparse.SparseEfficiencyWarning)
         lu = splu(M[order][:, order].tocsc(), permc_spec="NATURAL",
                   diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     position = np.empty_like(order)
-    position[order] = np.arange(m)
+    position[order] = np.arange(order.shape[0])
     root = np.sqrt(pencil.degree)
 
     def solve(x):
@@ -495,11 +481,10 @@ def _shift_invert_embedding(L, n_keep, active, components, v0, *, max_fill,
     mu, U, n_solves = _lanczos_eigenvectors(
         pencil, solve, n_keep - n_comp_kept, v0, budget=max_solves, tol=tol
     )
-    message = f"factor {fill} entries ({fill / M.nnz:.1f} x nnz), {n_solves} solves"
     if mu is None:
-        return None, None, n_solves, message + ", not converged"
+        return None, None, n_solves
     V, theta = _pencil_embedding(pencil, n, n_comp_kept, 1.0 / mu[::-1], U[:, ::-1])
-    return V, theta, n_solves, message + ", converged"
+    return V, theta, n_solves
 
 
 def _d_orthonormalise(V, DV):
@@ -693,23 +678,22 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     solver : {"auto", "bootstrap"}, default="auto"
         How the ``embedding="ritz"`` eigenvectors are computed.
         ``"bootstrap"``: the bootstrap AMG hierarchies and the Ritz
-        refinement. ``"auto"``: first ARPACK's Lanczos iteration on the
-        normalised adjacency (component vectors projected out), stopped
-        after 300 products with it; if it has not converged by then
-        (relative residual 1e-5), Lanczos on the inverse of the Laplacian
-        (shift-invert, by a sparse factorisation of the pinned Laplacian,
-        at most 300 solves) where that factorisation is cheap: breadth-first
-        levels of at most ``2 sqrt(nnz)`` vertices, at most 20 factor
-        entries and 2,000 multiplications per stored entry of the
-        Laplacian; otherwise, or if that has not converged either, the
-        bootstrap, which then runs exactly as with ``"bootstrap"``. The
-        default because the eigenvectors of well-conditioned graphs (block
-        models, kNN graphs, small graphs) converge in 60-200 products,
-        several times faster than growing the hierarchies, and those of
-        grids and meshes, whose low eigenvalues crowd near 0, in 50-70
-        solves with a factor that grows as ``n log n`` on 2-D grids.
-        ``solver_`` says which one ran; ``embedding="svd"`` always
-        bootstraps.
+        refinement. ``"auto"``: ARPACK's Lanczos iteration, with the
+        component vectors projected out, on the inverse of the Laplacian
+        (shift-invert: solves with a sparse factorisation of the pinned
+        Laplacian, at most 300) where that factorisation is cheap
+        (breadth-first levels of at most ``2 sqrt(nnz)`` vertices, at most
+        20 factor entries and 2,000 multiplications per stored entry of the
+        Laplacian), otherwise on the normalised adjacency (at most 300
+        products with it); only if it has not converged by then (relative
+        residual 1e-5), the bootstrap, which then runs exactly as with
+        ``"bootstrap"``. The default because the eigenvectors of
+        well-conditioned graphs (block models, kNN graphs, small graphs)
+        converge in 60-200 products, several times faster than growing the
+        hierarchies, and those of grids and meshes, whose low eigenvalues
+        crowd near 0 and which factor with little fill (``n log n`` entries
+        on 2-D grids), in 50-70 solves. ``solver_`` says which one ran;
+        ``embedding="svd"`` always bootstraps.
     ritz_steps : int, default=20
         Largest number of refinement steps of the Ritz vectors
         (``embedding="ritz"``), each a LOBPCG step preconditioned by the
@@ -786,8 +770,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         (0 when none was made; at most 300).
     n_solves_ : int
         Solves with the factored Laplacian spent by the shift-invert
-        attempt (0 when none was made or the factorisation was turned down;
-        at most 300).
+        attempt (0 when none was made; at most 300).
     n_hierarchies_ : int
         Number of bootstrap hierarchies built (0 with ``solver_`` "lanczos"
         or "shift_invert").
@@ -826,12 +809,13 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         Wall-clock seconds of each phase of ``fit``: ``"affinity"`` (input
         validation and the affinity), ``"laplacian"`` (attribute
         augmentation, components, pinned Laplacian), ``"lanczos"`` (the
-        Lanczos attempt, 0 when none was made), ``"shift-invert"`` (the
-        shift-invert attempt with its factorisation, only when one was
-        made), ``"bootstrap"`` (all hierarchies, split into ``"hierarchy
-        setup"`` and ``"test iterations"``), ``"svd"`` (the starting
-        basis), ``"ritz"`` (the refinement, with ``embedding="ritz"`` only)
-        and ``"kmeans"`` (the restarts and their selection).
+        Lanczos attempt with the check of the factorisation, 0 when none
+        was made), ``"shift-invert"`` (the shift-invert attempt with the
+        check and the factorisation, only when one was made),
+        ``"bootstrap"`` (all hierarchies, split into ``"hierarchy setup"``
+        and ``"test iterations"``), ``"svd"`` (the starting basis),
+        ``"ritz"`` (the refinement, with ``embedding="ritz"`` only) and
+        ``"kmeans"`` (the restarts and their selection).
     n_features_in_ : int
         Number of features (columns) of ``X``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -1114,10 +1098,10 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         if L.shape[0] <= self.max_coarse:
             self.solver_ = "exact"
             self._embed_exactly(L, components, K, timings)
-        elif eigensolve and self._embed_by_lanczos(L, components, K, rng, timings):
-            self.solver_ = "lanczos"
-        elif eigensolve and self._embed_by_shift_invert(L, components, K, rng, timings):
-            self.solver_ = "shift_invert"
+        elif eigensolve and (
+            found := self._embed_by_eigensolver(L, components, K, rng, timings)
+        ):
+            self.solver_ = found
         else:
             self.solver_ = "bootstrap"
             self._bootstrap_and_embed(L, components, n_components, K, rng, timings)
@@ -1200,60 +1184,57 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
             timings["svd"] = time.perf_counter() - tic
             self._embed(U, L, components, K, info, timings)
 
-    def _embed_by_lanczos(self, L, components, K, rng, timings):
-        """Try the embedding by Lanczos within its budget; True on success.
+    def _embed_by_eigensolver(self, L, components, K, rng, timings):
+        """Try the embedding by Lanczos within its budget.
 
-        Sets the embedding and the solver attributes when ARPACK converges
-        within ``_LANCZOS_MAX_MATVECS`` products; otherwise leaves ``rng`` as
-        it found it, so the bootstrap that follows draws what it would have
-        drawn without the attempt.
+        Lanczos on the inverse of ``L`` (:func:`_shift_invert_embedding`)
+        where :func:`_factor_order` finds a factorisation cheap, otherwise
+        on the normalised adjacency (:func:`_lanczos_embedding`). Sets the
+        embedding and the solver attributes when ARPACK converges and
+        returns the path's name (for ``solver_``); otherwise returns None
+        and leaves ``rng`` as it found it, so the bootstrap that follows
+        draws what it would have drawn without the attempt.
         """
         tic = time.perf_counter()
         state = rng.get_state()
         v0 = rng.uniform(-1.0, 1.0, L.shape[0])
-        active = _active_vertices(components, K)
-        # ARPACK's tall, thin updates are memory-bound; a BLAS team only
-        # spins beside them.
-        with single_threaded_blas():
-            V, theta, self.n_matvecs_ = _lanczos_embedding(
-                L, K, active, components, v0,
-                max_matvecs=_LANCZOS_MAX_MATVECS, tol=_LANCZOS_TOL,
+        pencil = _active_pencil(L, _active_vertices(components, K), components)
+        V = None
+        phase, what = "lanczos", "no active vertex"
+        if pencil is not None:
+            idx = pencil.idx
+            M = L.tocsr() if idx.shape[0] == L.shape[0] else L[idx][:, idx].tocsr()
+            order, reason, fill = _factor_order(
+                M, max_width=_SHIFT_INVERT_MAX_WIDTH * np.sqrt(M.nnz),
+                max_fill=_SHIFT_INVERT_MAX_FILL * M.nnz,
+                max_flops=_SHIFT_INVERT_MAX_FLOPS * M.nnz,
             )
-        timings["lanczos"] = time.perf_counter() - tic
-        self._log(f"lanczos: {self.n_matvecs_} products, "
+            n = L.shape[0]
+            # ARPACK's tall, thin updates are memory-bound; a BLAS team only
+            # spins beside them.
+            with single_threaded_blas():
+                if order is not None:
+                    V, theta, self.n_solves_ = _shift_invert_embedding(
+                        M, order, pencil, n, K, v0,
+                        max_solves=_SHIFT_INVERT_MAX_SOLVES, tol=_LANCZOS_TOL,
+                    )
+                    phase = "shift-invert"
+                    what = (f"factor {fill} entries ({fill / M.nnz:.1f} x nnz), "
+                            f"{self.n_solves_} solves")
+                else:
+                    V, theta, self.n_matvecs_ = _lanczos_embedding(
+                        M, pencil, n, K, v0,
+                        max_matvecs=_LANCZOS_MAX_MATVECS, tol=_LANCZOS_TOL,
+                    )
+                    what = f"{self.n_matvecs_} products (not factored: {reason})"
+        timings[phase] = time.perf_counter() - tic
+        self._log(f"{phase}: {what}, "
                   f"{'converged' if V is not None else 'not converged'}")
         if V is None:
             rng.set_state(state)
-            return False
+            return None
         self._set_eigenvector_embedding(V, theta)
-        return True
-
-    def _embed_by_shift_invert(self, L, components, K, rng, timings):
-        """Try the embedding by shift-invert Lanczos; True on success.
-
-        As :meth:`_embed_by_lanczos`, from the same start, with the solves
-        of a sparse factorisation of ``L`` if it is cheap (at most
-        ``_SHIFT_INVERT_MAX_FILL`` and ``_SHIFT_INVERT_MAX_FLOPS`` per
-        stored entry of ``L``) and at most ``_SHIFT_INVERT_MAX_SOLVES``
-        solves; ``rng`` is left as found on failure.
-        """
-        tic = time.perf_counter()
-        state = rng.get_state()
-        v0 = rng.uniform(-1.0, 1.0, L.shape[0])
-        active = _active_vertices(components, K)
-        with single_threaded_blas():
-            V, theta, self.n_solves_, message = _shift_invert_embedding(
-                L, K, active, components, v0,
-                max_fill=_SHIFT_INVERT_MAX_FILL, max_flops=_SHIFT_INVERT_MAX_FLOPS,
-                max_solves=_SHIFT_INVERT_MAX_SOLVES, tol=_LANCZOS_TOL,
-            )
-        timings["shift-invert"] = time.perf_counter() - tic
-        self._log(f"shift-invert: {message}")
-        if V is None:
-            rng.set_state(state)
-            return False
-        self._set_eigenvector_embedding(V, theta)
-        return True
+        return phase.replace("-", "_")
 
     def _set_eigenvector_embedding(self, V, theta):
         """Set the embedding to eigenvectors found without a hierarchy."""
