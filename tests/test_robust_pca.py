@@ -20,8 +20,13 @@ N, D = 4000, 20
 
 def _data(eps, kind="stealth", n=N, d=D, seed=0, **kw):
     return make_contaminated_gaussian(
-        n, d, contamination=eps, outlier_kind=kind, return_params=True,
-        random_state=seed, **kw
+        n,
+        d,
+        contamination=eps,
+        outlier_kind=kind,
+        return_params=True,
+        random_state=seed,
+        **kw,
     )
 
 
@@ -108,8 +113,10 @@ def test_clean_data_dense_and_matrix_free_agree(n, d):
             assert est.n_iter_ == 1
             np.testing.assert_array_equal(est.weights_, 1.0)
         np.testing.assert_allclose(
-            fits[0].explained_variance_, fits[1].explained_variance_,
-            rtol=1e-8, atol=1e-10,
+            fits[0].explained_variance_,
+            fits[1].explained_variance_,
+            rtol=1e-8,
+            atol=1e-10,
         )
 
 
@@ -220,7 +227,9 @@ def test_deflation_certifies_every_component():
 def test_final_weights_warns_on_kept_outlier_direction():
     X, _, _ = _three_spikes()
     est = RobustPCA(
-        n_components=3, contamination=0.1, components_strategy="final_weights",
+        n_components=3,
+        contamination=0.1,
+        components_strategy="final_weights",
         random_state=0,
     )
     with pytest.warns(UserWarning, match="final_weights"):
@@ -570,8 +579,14 @@ def test_dense_path_eigsh_matches_eigh_with_deflation(monkeypatch):
 
     monkeypatch.setattr(_robust_moments, "_lanczos_top", spy)
     X, _, _ = _data(
-        0.1, "stealth", n=3000, d=1100, seed=1, spike=[12.0, 9.0, 6.0],
-        n_spikes=3, strength=0.79,
+        0.1,
+        "stealth",
+        n=3000,
+        d=1100,
+        seed=1,
+        spike=[12.0, 9.0, 6.0],
+        n_spikes=3,
+        strength=0.79,
     )
     kw = dict(n_components=3, solver="dense", random_state=0)
     lanczos_fit = RobustPCA(**kw).fit(X)
@@ -707,7 +722,8 @@ def test_singular_values_are_norms_of_the_projections():
         est.singular_values_, np.linalg.norm(Z, axis=0), rtol=1e-10
     )
     np.testing.assert_allclose(
-        est.singular_values_ ** 2, est.explained_variance_ * (X.shape[0] - 1),
+        est.singular_values_**2,
+        est.explained_variance_ * (X.shape[0] - 1),
         rtol=1e-10,
     )
 
@@ -838,7 +854,7 @@ def test_filter_stack_matches_the_rounds_one_by_one():
     # give the weights of the rounds applied one at a time in float64
     from sklearn_spectral.decomposition._robust_filters import _FilterStack
     from sklearn_spectral.decomposition._robust_pca_kernels import (
-        apply_stored_filter,
+        apply_stored_filters,
     )
 
     rng = np.random.default_rng(0)
@@ -860,7 +876,9 @@ def test_filter_stack_matches_the_rounds_one_by_one():
     want = np.ones(n)
     for Zt, mean, thr, tau_max in filters:
         P = np.ascontiguousarray((X - mean) @ Zt.T)
-        apply_stored_filter(P, thr, tau_max, want)
+        apply_stored_filters(
+            P, np.array([0, P.shape[1]]), np.array([thr]), np.array([tau_max]), want
+        )
     got = stack.weights(X - shift)
     np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-4)
     assert np.sum(want < 1) > 300
@@ -897,9 +915,10 @@ def test_filter_learnt_on_a_sample_certifies_all_rows(small_sample, kind, seed):
     plain = PCA(n_components=k).fit(X[~is_out])
     assert rpca.certified_
     assert small_sample[-1] > 0  # rounds learnt on the sample
-    assert _captured(rpca.components_, params, k) >= _captured(
-        plain.components_, params, k
-    ) - 0.01
+    assert (
+        _captured(rpca.components_, params, k)
+        >= _captured(plain.components_, params, k) - 0.01
+    )
     # the certificate is about all rows: their tail shares pass the cut
     from sklearn_spectral.decomposition._robust_tail import tail_cut
 

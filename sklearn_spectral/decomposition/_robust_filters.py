@@ -11,7 +11,8 @@ rounds of earlier batches to each new batch the same way.
 import numpy as np
 from scipy import linalg
 
-from ._robust_pca_kernels import apply_stored_filter
+from ..utils._threading import _openmp_effective_n_threads
+from ._robust_pca_kernels import apply_stored_filters
 
 # Singular values of the stacked sketches below this fraction of the largest
 # are dropped: a score then moves by less than about this fraction of the
@@ -47,23 +48,31 @@ class _FilterStack:
             U, sv, _ = linalg.svd(stacked, full_matrices=False, check_finite=False)
             r = max(1, int(np.count_nonzero(sv > _STACK_RTOL * sv[0])))
             b_total = stacked.shape[1]
-            # per row: d r + sum_t r b_t against sum_t d b_t multiply-adds
-            if d * r + r * b_total < d * b_total:
+            # multiply-adds per row: d r + sum_t r b_t (the small products
+            # counted twice: they run far below the speed of one large one)
+            # against d sum_t b_t
+            if d * r + 2 * r * b_total < d * b_total:
                 basis = U[:, :r]
         self.basis = None if basis is None else basis.astype(np.float32)
-        self.rounds = []
-        for Z, (_, mean, thr, tau_max) in zip(Zs, filters):
-            offset = (np.asarray(mean, dtype=np.float64) - shift) @ Z
-            if basis is not None:
-                Z = basis.T @ Z
-            self.rounds.append(
-                (
-                    Z.astype(np.float32),
-                    offset.astype(np.float32),
-                    float(thr),
-                    float(tau_max),
-                )
-            )
+        # every round's sketch, side by side: one product gives all scores
+        sketches = [Z if basis is None else basis.T @ Z for Z in Zs]
+        self.sketches = (
+            np.hstack(sketches).astype(np.float32) if Zs else np.zeros((d, 0))
+        )
+        self.offsets = (
+            np.concatenate(
+                [
+                    (np.asarray(mean, dtype=np.float64) - shift) @ Z
+                    for Z, (_, mean, _, _) in zip(Zs, filters)
+                ]
+            ).astype(np.float32)
+            if Zs
+            else np.zeros(0)
+        )
+        widths = [Z.shape[1] for Z in Zs]
+        self.bounds = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
+        self.thr = np.array([thr for _, _, thr, _ in filters], dtype=np.float64)
+        self.tau_max = np.array([tm for _, _, _, tm in filters], dtype=np.float64)
 
     def weights(self, Xs):
         """Weights in [0, 1] of the shifted rows ``Xs`` under every round.
@@ -82,13 +91,14 @@ class _FilterStack:
         w : ndarray of shape (n,)
         """
         w = np.ones(Xs.shape[0])
-        if not self.rounds:
+        if not self.thr.size:
             return w
         Xs = Xs.astype(np.float32)
         P = Xs @ self.basis if self.basis is not None else Xs
-        for Z, offset, thr, tau_max in self.rounds:
-            T = np.asarray(P @ Z, dtype=np.float32, order="C")
-            T -= offset
-            apply_stored_filter(T, thr, tau_max, w)
+        T = np.asarray(P @ self.sketches, dtype=np.float32, order="C")
+        T -= self.offsets
+        apply_stored_filters(
+            T, self.bounds, self.thr, self.tau_max, w, _openmp_effective_n_threads()
+        )
         np.clip(w, 0.0, 1.0, out=w)
         return w

@@ -457,8 +457,11 @@ class RobustPCA(_BaseRobustPCA):
     def _learn_on_sample(self, rows, shift, Mom, k, rng, v0):
         """Filter rounds learnt on a uniform sample of the rows.
 
-        The filter runs to completion on the sample (its own tail tests, its
-        warnings silenced: the fit on all rows decides). Applied to all rows
+        The filter runs to completion on the sample (its warnings silenced:
+        the fit on all rows decides). The sample's first tests take the
+        sample's own cut, so that clean data are not filtered on sampling
+        noise; once it has filtered, it goes on to the cut of all the rows,
+        which they then pass without rounds of their own. Applied to all rows
         in the pass that forms their moments, its rounds leave the fit on all
         rows with little or nothing to filter, where each round would cost
         passes over every row.
@@ -482,7 +485,14 @@ class RobustPCA(_BaseRobustPCA):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, rounds, _ = self._filter(
-                mom, min(k, m - 1, d), self._filter_eps(), m, rng, v0, learnt
+                mom,
+                min(k, m - 1, d),
+                self._filter_eps(),
+                m,
+                rng,
+                v0,
+                learnt,
+                cut_rows=n_rows,
             )
         if self.verbose:
             self._print_progress(f"applying {rounds} rounds to all {n_rows} rows")
@@ -497,7 +507,9 @@ class RobustPCA(_BaseRobustPCA):
         target = 2.0 * eps * float(w.sum())
         return weighted_tail_shares(S, w, target, _openmp_effective_n_threads())
 
-    def _filter(self, mom, k, eps, n_rows, rng, v0, filters=None, rounds=0):
+    def _filter(
+        self, mom, k, eps, n_rows, rng, v0, filters=None, rounds=0, cut_rows=None
+    ):
         """The filter loop; returns (V, rounds, certified).
 
         For each component in turn, the top eigenvector of the weighted
@@ -505,7 +517,10 @@ class RobustPCA(_BaseRobustPCA):
         while its tail share exceeds the cut, one filter round down-weights
         the rows with large sketched matrix-power scores. ``mom.w`` is
         updated in place; ``rounds`` counts earlier rounds (those learnt on a
-        sample) against ``max_rounds``.
+        sample) against ``max_rounds``. Once a round has run, the tests take
+        the cut of ``cut_rows`` rows (``n_rows`` by default): a sample that
+        has shown outliers is filtered until it passes the cut that all the
+        rows will face.
         """
         d = mom.d
         n_tests = self._n_tests(k, n_rows, d)
@@ -577,6 +592,8 @@ class RobustPCA(_BaseRobustPCA):
                     filters.append((Z.T.copy(), m_shift, thr, tau_max))
                 changed, delta = soft_filter(w, tau, thr, tau_max)
                 rounds += 1
+                if cut_rows is not None:
+                    cut = tail_cut(eps, self.slack, cut_rows, n_tests)
                 mom.update(changed, delta)
                 state += 1
                 removed = (n_rows - float(w.sum())) / n_rows

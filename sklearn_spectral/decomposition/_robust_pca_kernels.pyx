@@ -267,7 +267,7 @@ def weighted_tail_shares(const double[:, ::1] values, const double[::1] weights,
         0 for a column whose weighted sum is not positive.
     """
     cdef Py_ssize_t n = values.shape[0], p = values.shape[1], i, j, c
-    cdef Py_ssize_t cap
+    cdef Py_ssize_t cap, t, j0, j1, n_chunks
     cdef double weight_sum = 0.0, v, wi, need, boundary
     cdef double above
     cdef int inside
@@ -319,29 +319,35 @@ def weighted_tail_shares(const double[:, ::1] values, const double[::1] weights,
                             _bracket(values, weights, j, target / weight_sum, buf,
                                      &lo[j], &hi[j])
                     free(buf)
-            # one pass in memory order: the sums over all columns of a row
-            # are branch-free (and vectorise); a column whose candidates
-            # overflow stops collecting and is redone below
-            for i in range(n):
-                wi = weights[i]
-                if wi > 0:
-                    row = &values[i, 0]
-                    for j in range(p):
-                        v = row[j]
-                        above = wi if v > hi_p[j] else 0.0
-                        tot_p[j] += wi * v
-                        tw_p[j] += above
-                        ts_p[j] += above * v
-                    for j in range(p):
-                        # written always, kept when in the bracket (no
-                        # branch); past ``cap`` the writes go to a spare slot
-                        v = row[j]
-                        inside = (v >= lo_p[j]) & (v <= hi_p[j])
-                        c = min(cnt_p[j], cap)
-                        cand[j * (cap + 1) + c].first = v
-                        cand[j * (cap + 1) + c].second = wi
-                        cnt_p[j] += inside
-                        cw_p[j] += inside * wi
+            # one pass in memory order, each thread over its own range of
+            # columns: the sums over the columns of a row are branch-free (and
+            # vectorise); a column whose candidates overflow stops collecting
+            # and is redone below
+            n_chunks = min(n_threads, p)
+            for t in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+                j0 = t * p // n_chunks
+                j1 = (t + 1) * p // n_chunks
+                for i in range(n):
+                    wi = weights[i]
+                    if wi > 0:
+                        row = &values[i, 0]
+                        for j in range(j0, j1):
+                            v = row[j]
+                            above = wi if v > hi_p[j] else 0.0
+                            tot_p[j] += wi * v
+                            tw_p[j] += above
+                            ts_p[j] += above * v
+                        for j in range(j0, j1):
+                            # written always, kept when in the bracket (no
+                            # branch); past ``cap`` the writes go to a spare
+                            # slot
+                            v = row[j]
+                            inside = (v >= lo_p[j]) & (v <= hi_p[j])
+                            c = min(cnt_p[j], cap)
+                            cand[j * (cap + 1) + c].first = v
+                            cand[j * (cap + 1) + c].second = wi
+                            cnt_p[j] += inside
+                            cw_p[j] += inside * wi
             with parallel(num_threads=n_threads):
                 buf = <ValueWeight*> malloc(max(n, _PIVOT_SAMPLE) * sizeof(ValueWeight))
                 if buf == NULL:
@@ -406,34 +412,47 @@ def soft_filter(floating[::1] weights, floating[::1] scores, double thr,
     return changed_arr[:r].copy(), delta_arr[:r].copy()
 
 
-def apply_stored_filter(const floating[:, ::1] proj, double thr, double tau_max,
-                        double[::1] weights):
-    """Multiply weights by one stored filter round: ``1 - (tau - thr)_+ / span``.
+def apply_stored_filters(const floating[:, ::1] proj, const Py_ssize_t[::1] bounds,
+                         const double[::1] thr, const double[::1] tau_max,
+                         double[::1] weights, int n_threads=1):
+    """Multiply weights by stored filter rounds (``1 - (tau_t - thr_t)_+ / span_t``).
 
-    ``tau_i = ||proj_i||^2`` is the sketched score of row ``i`` (``proj`` holds
-    ``Z (x_i - m)`` as rows) and ``span = tau_max - thr``; the factor is
-    clipped to [0, 1]. ``weights`` is updated in place.
+    Round ``t`` holds the columns ``bounds[t]:bounds[t + 1]`` of ``proj``
+    (``Z_t (x_i - m_t)`` as rows); ``tau_t = ||proj[i, bounds[t]:bounds[t +
+    1]]||^2`` is its sketched score of row ``i`` and ``span_t = tau_max[t] -
+    thr[t]``; each factor is clipped to [0, 1]. One pass over the rows
+    applies every round. ``weights`` is updated in place.
 
     Parameters
     ----------
     proj : ndarray of shape (n, b), float32 or float64, C-contiguous
-    thr, tau_max : float
-        Threshold and largest score of the stored round (``tau_max > thr``).
+    bounds : ndarray of shape (n_rounds + 1,), dtype intp, non-decreasing
+    thr, tau_max : ndarray of shape (n_rounds,)
+        Threshold and largest score of each round (``tau_max > thr``).
     weights : ndarray of shape (n,), float64
+    n_threads : int, default=1
+        Rows are shared out by a ``prange``.
     """
-    cdef Py_ssize_t n = proj.shape[0], b = proj.shape[1], i, j
-    cdef double span = tau_max - thr, tau, f
+    cdef Py_ssize_t n = proj.shape[0], n_rounds = thr.shape[0], i, j, t
+    cdef double tau, f
     if weights.shape[0] != n:
         raise ValueError("proj and weights differ in length")
-    if not span > 0:
-        raise ValueError("tau_max must exceed thr")
+    if (bounds.shape[0] != n_rounds + 1 or tau_max.shape[0] != n_rounds
+            or (n_rounds and (bounds[0] < 0 or bounds[n_rounds] > proj.shape[1]))):
+        raise ValueError("bounds, thr and tau_max do not describe the rounds")
+    for t in range(n_rounds):
+        if not tau_max[t] > thr[t]:
+            raise ValueError("tau_max must exceed thr")
+        if bounds[t + 1] < bounds[t]:
+            raise ValueError("bounds must not decrease")
     with nogil:
-        for i in range(n):
-            tau = 0.0
-            for j in range(b):
-                tau += <double> proj[i, j] * proj[i, j]
-            if tau > thr:
-                f = 1.0 - (tau - thr) / span
-                if f < 0:
-                    f = 0.0
-                weights[i] *= f
+        for i in prange(n, num_threads=n_threads, schedule="static"):
+            for t in range(n_rounds):
+                tau = 0.0
+                for j in range(bounds[t], bounds[t + 1]):
+                    tau = tau + <double> proj[i, j] * proj[i, j]
+                if tau > thr[t]:
+                    f = 1.0 - (tau - thr[t]) / (tau_max[t] - thr[t])
+                    if f < 0:
+                        f = 0.0
+                    weights[i] = weights[i] * f
