@@ -34,7 +34,7 @@ from ._robust_pca_kernels import (
     weighted_upper_tail,
 )
 from ._robust_stream import _StreamState, _truncated_svd
-from ._robust_tail import tail_cut
+from ._robust_tail import tail_cut, tail_share_sd
 
 __all__ = ["RobustPCA"]
 
@@ -460,8 +460,9 @@ class RobustPCA(_BaseRobustPCA):
         The filter runs to completion on the sample (its warnings silenced:
         the fit on all rows decides). The sample's first tests take the
         sample's own cut, so that clean data are not filtered on sampling
-        noise; once it has filtered, it goes on to the cut of all the rows,
-        which they then pass without rounds of their own. Applied to all rows
+        noise; once it has filtered, it goes on to the cut of all the rows
+        less one standard error of the sample's tail share, which the rows
+        then pass without rounds of their own. Applied to all rows
         in the pass that forms their moments, its rounds leave the fit on all
         rows with little or nothing to filter, where each round would cost
         passes over every row.
@@ -476,6 +477,13 @@ class RobustPCA(_BaseRobustPCA):
         """
         n_rows, d = rows.shape
         m = self._sample_rows(d)
+        k = min(k, m - 1, d)
+        eps = self._filter_eps()
+        # the cut all rows face, less one standard error of the sample's tail
+        # share, so that they pass it after the sample's rounds
+        later_cut = tail_cut(
+            eps, self.slack, n_rows, self._n_tests(k, n_rows, d)
+        ) - tail_share_sd(eps) / math.sqrt(m)
         idx = np.sort(rng.choice(n_rows, size=m, replace=False))
         sample = rows[idx]
         mom = Mom(sample, np.ones(m), shift, self.center is True)
@@ -485,14 +493,7 @@ class RobustPCA(_BaseRobustPCA):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, rounds, _ = self._filter(
-                mom,
-                min(k, m - 1, d),
-                self._filter_eps(),
-                m,
-                rng,
-                v0,
-                learnt,
-                cut_rows=n_rows,
+                mom, k, eps, m, rng, v0, learnt, later_cut=later_cut
             )
         if self.verbose:
             self._print_progress(f"applying {rounds} rounds to all {n_rows} rows")
@@ -508,7 +509,7 @@ class RobustPCA(_BaseRobustPCA):
         return weighted_tail_shares(S, w, target, _openmp_effective_n_threads())
 
     def _filter(
-        self, mom, k, eps, n_rows, rng, v0, filters=None, rounds=0, cut_rows=None
+        self, mom, k, eps, n_rows, rng, v0, filters=None, rounds=0, later_cut=None
     ):
         """The filter loop; returns (V, rounds, certified).
 
@@ -518,9 +519,8 @@ class RobustPCA(_BaseRobustPCA):
         the rows with large sketched matrix-power scores. ``mom.w`` is
         updated in place; ``rounds`` counts earlier rounds (those learnt on a
         sample) against ``max_rounds``. Once a round has run, the tests take
-        the cut of ``cut_rows`` rows (``n_rows`` by default): a sample that
-        has shown outliers is filtered until it passes the cut that all the
-        rows will face.
+        the cut ``later_cut`` when given (a sample that has shown outliers is
+        filtered until it passes the cut that all the rows will face).
         """
         d = mom.d
         n_tests = self._n_tests(k, n_rows, d)
@@ -592,8 +592,8 @@ class RobustPCA(_BaseRobustPCA):
                     filters.append((Z.T.copy(), m_shift, thr, tau_max))
                 changed, delta = soft_filter(w, tau, thr, tau_max)
                 rounds += 1
-                if cut_rows is not None:
-                    cut = tail_cut(eps, self.slack, cut_rows, n_tests)
+                if later_cut is not None:
+                    cut = later_cut
                 mom.update(changed, delta)
                 state += 1
                 removed = (n_rows - float(w.sum())) / n_rows

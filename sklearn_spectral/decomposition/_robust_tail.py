@@ -61,6 +61,11 @@ def _tail_share_moments(eps):
     return math.sqrt(var), third / var**1.5
 
 
+def tail_share_sd(eps):
+    """Asymptotic standard deviation of the tail share, times ``sqrt(n_rows)``."""
+    return _tail_share_moments(eps)[0]
+
+
 def family_quantile(n_tests, n_rows, eps, level=FAMILY_LEVEL):
     """Standardised critical value of one of ``n_tests`` tail tests.
 
