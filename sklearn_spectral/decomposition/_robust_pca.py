@@ -83,8 +83,9 @@ class RobustPCA(_BaseRobustPCA):
     no more of the variance than it would for Gaussian inliers (the
     ``kappa(eps)`` tail test). Rows are scored with a sketched power of the
     weighted second moment, so that outliers spread over many directions are
-    removed in a few rounds. A fit costs about one PCA plus a few passes
-    over ``X``.
+    removed in a few rounds. On many rows the rounds are learnt on a
+    sample and applied to all rows in the pass that forms their moments, so
+    a fit costs about two to four PCAs whatever the number of rounds.
 
     Parameters
     ----------
@@ -214,10 +215,19 @@ class RobustPCA(_BaseRobustPCA):
     so that the tail window holds at least one row, and at least two;
     ``n_components`` is at most ``min(n_samples, n_features)``.
 
-    The dense path keeps two ``d x d`` float64 arrays; a round costs one
-    pass over ``X`` for the tail test, one ``n x d x b`` product for the
-    scores and ``r d**2`` for the downdate of the ``r`` changed rows. Its
-    top eigenpairs come from ``scipy.linalg.eigh(subset_by_index=...)`` up
+    From ``4 m`` rows on, with ``m = max(16384, 50 n_features,
+    200 / contamination)``, the filter first runs on ``m`` rows drawn at
+    random (with the cut that all rows will face once it has filtered); its
+    rounds are then applied to every row in one float32 product with their
+    sketches, inside the pass that forms the moments, and the fit on all rows
+    tests every component in one more pass (and filters on, should a test
+    fail there). The certificate is always about all rows. Without the sample
+    (fewer rows, or given start weights in ``partial_fit``), a round costs
+    one pass over ``X`` for the tail test, one ``n x d x b`` product for the
+    scores and ``r d**2`` for the downdate of the ``r`` changed rows.
+
+    The dense path keeps two ``d x d`` float64 arrays. Its top eigenpairs
+    come from ``scipy.linalg.eigh(subset_by_index=...)`` up
     to 1000 features and from ``scipy.sparse.linalg.eigsh`` (start vector
     drawn from ``random_state``) above, when at most a tenth of the
     spectrum is wanted.
