@@ -16,6 +16,9 @@ from sklearn.utils import gen_batches
 # about this many entries, clipped to 1024..16384 rows) or a d x p product.
 _MOMENT_BLOCK_ELEMENTS = 1 << 21
 _SCORE_BLOCK = 65536
+# Rows per block of the squared projections (a block of 50 columns stays
+# within 2 MiB).
+_SQUARE_BLOCK = 4096
 # Dense moments: recompute S1, S2 after this many downdates, so that rounding
 # errors of the downdates do not accumulate.
 _MAX_DOWNDATES = 10
@@ -171,6 +174,25 @@ class _Moments:
         off = (self.c + self.mean_shifted()) @ U
         out = self._product(U)
         out -= off
+        return out
+
+    def projected_squares(self, U):
+        """((x_i - c - m)^T U)**2 for every row: array (n, p), float64.
+
+        Dense rows go through in blocks small enough that the product is
+        shifted and squared while it is still in cache.
+        """
+        if self.is_sparse:
+            out = self.project(U)
+            out *= out
+            return out
+        off = (self.c + self.mean_shifted()) @ U
+        out = np.empty((self.n, U.shape[1]))
+        for rows in gen_batches(self.n, _SQUARE_BLOCK):
+            block = out[rows]
+            np.matmul(self.X[rows], U, out=block)
+            block -= off
+            block *= block
         return out
 
     def projected_sqnorms(self, U):

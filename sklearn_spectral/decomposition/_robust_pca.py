@@ -565,8 +565,7 @@ class RobustPCA(_BaseRobustPCA):
                     # projected (it often fails again); otherwise one pass
                     # over X scores every remaining direction of the solve.
                     stop = c + 1 if state and c == 0 else cache[3].shape[1]
-                    cache[4] = mom.project(cache[3][:, c:stop])
-                    cache[4] *= cache[4]
+                    cache[4] = mom.projected_squares(cache[3][:, c:stop])
                     cache[5] = c
                     cache[6] = self._tail_shares(cache[4], w, eps)
                 T = float(cache[6][c - cache[5]])
@@ -639,11 +638,9 @@ class RobustPCA(_BaseRobustPCA):
                 S = np.empty((mom.n, live))
                 S[:, j0:] = cache[4][:, : live - j0]
                 if j0:
-                    S[:, :j0] = mom.project(V_live[:, :j0])
-                    S[:, :j0] *= S[:, :j0]
+                    S[:, :j0] = mom.projected_squares(V_live[:, :j0])
             else:
-                S = mom.project(V_live)
-                S *= S
+                S = mom.projected_squares(V_live)
             certified = self._final_tail_tests(
                 S, w, eps, n_rows, cut, deflation, n_tests
             )
