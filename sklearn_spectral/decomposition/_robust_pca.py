@@ -503,7 +503,7 @@ class RobustPCA(_BaseRobustPCA):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, rounds, _ = self._filter(
-                mom, k, eps, m, rng, v0, learnt, later_cut=later_cut
+                mom, k, eps, m, rng, v0, learnt, later_cut=later_cut, final_tests=False
             )
         if self.verbose:
             self._print_progress(f"applying {rounds} rounds to all {n_rows} rows")
@@ -519,7 +519,17 @@ class RobustPCA(_BaseRobustPCA):
         return weighted_tail_shares(S, w, target, _openmp_effective_n_threads())
 
     def _filter(
-        self, mom, k, eps, n_rows, rng, v0, filters=None, rounds=0, later_cut=None
+        self,
+        mom,
+        k,
+        eps,
+        n_rows,
+        rng,
+        v0,
+        filters=None,
+        rounds=0,
+        later_cut=None,
+        final_tests=True,
     ):
         """The filter loop; returns (V, rounds, certified).
 
@@ -531,6 +541,8 @@ class RobustPCA(_BaseRobustPCA):
         sample) against ``max_rounds``. Once a round has run, the tests take
         the cut ``later_cut`` when given (a sample that has shown outliers is
         filtered until it passes the cut that all the rows will face).
+        ``final_tests=False`` skips the closing tests of the components at
+        the final weights (a sample's rounds need none).
         """
         d = mom.d
         n_tests = self._n_tests(k, n_rows, d)
@@ -626,7 +638,7 @@ class RobustPCA(_BaseRobustPCA):
                     continue
             V = np.hstack([V, v[:, None]])
 
-        if filtering and live:
+        if filtering and live and final_tests:
             V_live = V[:, :live]
             if (
                 cache is not None
@@ -635,8 +647,11 @@ class RobustPCA(_BaseRobustPCA):
                 and 0 <= live - cache[1] - cache[5] <= cache[4].shape[1]
             ):
                 j0 = cache[1] + cache[5]
-                S = np.empty((mom.n, live))
-                S[:, j0:] = cache[4][:, : live - j0]
+                if j0 == 0 and live == cache[4].shape[1]:
+                    S = cache[4]  # no copy: the common case of a block test
+                else:
+                    S = np.empty((mom.n, live))
+                    S[:, j0:] = cache[4][:, : live - j0]
                 if j0:
                     S[:, :j0] = mom.projected_squares(V_live[:, :j0])
             else:
