@@ -640,6 +640,7 @@ class RobustPCA(_BaseRobustPCA):
 
         if filtering and live and final_tests:
             V_live = V[:, :live]
+            shares = None
             if (
                 cache is not None
                 and cache[0] == state
@@ -648,7 +649,9 @@ class RobustPCA(_BaseRobustPCA):
             ):
                 j0 = cache[1] + cache[5]
                 if j0 == 0 and live == cache[4].shape[1]:
-                    S = cache[4]  # no copy: the common case of a block test
+                    # no copy: the common case of a block test, whose tail
+                    # shares at the stated contamination are known too
+                    S, shares = cache[4], cache[6]
                 else:
                     S = np.empty((mom.n, live))
                     S[:, j0:] = cache[4][:, : live - j0]
@@ -657,15 +660,18 @@ class RobustPCA(_BaseRobustPCA):
             else:
                 S = mom.projected_squares(V_live)
             certified = self._final_tail_tests(
-                S, w, eps, n_rows, cut, deflation, n_tests
+                S, w, eps, n_rows, cut, deflation, n_tests, shares
             )
         return V, rounds, certified
 
-    def _final_tail_tests(self, S, w, eps, n_rows, cut, deflation, n_tests):
+    def _final_tail_tests(
+        self, S, w, eps, n_rows, cut, deflation, n_tests, shares=None
+    ):
         """Tail tests of the returned components; False (and a warning) on failure.
 
         ``S`` holds the squared projections of the rows on the components
-        with variance above round-off. Without deflation, the components
+        with variance above round-off, ``shares`` their tail shares at
+        ``contamination`` when already known. Without deflation, the components
         after the first are tested at ``contamination``; all of them are then
         tested at the wider windows ``2 eps, 4 eps, ...`` up to 0.25, which
         catch a contamination larger than the parameter. The wider windows
@@ -673,9 +679,10 @@ class RobustPCA(_BaseRobustPCA):
         """
         certified = True
         if not deflation and S.shape[1] > 1:
-            shares = self._tail_shares(S[:, 1:], w, eps)
+            if shares is None:
+                shares = self._tail_shares(S, w, eps)
             for j in range(1, S.shape[1]):
-                if shares[j - 1] > cut:
+                if shares[j] > cut:
                     certified = False
                     warnings.warn(
                         f"{message_prefix(self)}component {j + 1} fails the tail "
