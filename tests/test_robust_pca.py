@@ -959,3 +959,21 @@ def test_filter_learnt_on_a_sample_sparse_and_matrix_free(small_sample):
     assert rpca.certified_ and small_sample[-1] > 0
     assert _captured(rpca.components_, params, 2) > 0.95
     assert rpca.weights_[is_out].mean() < 0.1
+
+
+@pytest.mark.parametrize("n_components", [1, 5, None])
+def test_filter_learnt_on_a_sample_clean_data_keeps_its_rows(
+    small_sample, n_components
+):
+    # the sample's first tests take its own cut, so sampling noise on clean
+    # data seldom starts a round that would then be applied to every row
+    removed = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((8000, 15)) * np.linspace(2.0, 1.0, 15)
+        rpca = _fit_quiet(RobustPCA(n_components, random_state=seed), X)
+        removed.append(X.shape[0] - rpca.weights_.sum())
+    assert len(small_sample) == 20
+    removed = np.array(removed)
+    assert np.count_nonzero(removed > 0) <= 1
+    assert removed.max() <= 0.1 * 8000
