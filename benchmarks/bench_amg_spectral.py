@@ -54,8 +54,9 @@ labelling, the mean and the largest conductance ``cut(S) / min(vol S,
 vol S-bar)`` over its clusters, and the number of clusters found. For ours
 the ``t_<phase>`` columns are the seconds of each phase of the fit
 (``model.phase_times_``: affinity validation, Laplacian with the attribute
-augmentation, bootstrap = hierarchy setup + test iterations, SVD, Ritz
-refinement, K-means with the restart selection), median over the timed fits.
+augmentation, Lanczos or shift-invert Lanczos (``solver="auto"``), bootstrap =
+hierarchy setup + test iterations, SVD, Ritz refinement, K-means with the
+restart selection), median over the timed fits.
 
 ``--slope`` runs the scaling study instead: one warm-up fit, then a fit of
 ``AMGSpectralClustering(5)`` (``max_hierarchies="auto"``: 4) on SBMs of mean
