@@ -93,7 +93,7 @@ class _FilterStack:
         w = np.ones(Xs.shape[0])
         if not self.thr.size:
             return w
-        Xs = Xs.astype(np.float32)
+        Xs = Xs.astype(np.float32, copy=False)
         P = Xs @ self.basis if self.basis is not None else Xs
         T = np.asarray(P @ self.sketches, dtype=np.float32, order="C")
         T -= self.offsets

@@ -188,9 +188,10 @@ class _Moments:
             return out
         off = (self.c + self.mean_shifted()) @ U
         out = np.empty((self.n, U.shape[1]))
+        Ux = U.astype(self.X.dtype, copy=False)  # float32 rows: float32 product
         for rows in gen_batches(self.n, _SQUARE_BLOCK):
             block = out[rows]
-            np.matmul(self.X[rows], U, out=block)
+            block[:] = self.X[rows] @ Ux
             block -= off
             block *= block
         return out
@@ -202,8 +203,9 @@ class _Moments:
             return np.einsum("ij,ij->i", P, P)
         off = (self.c + self.mean_shifted()) @ U
         out = np.empty(self.n)
+        Ux = U.astype(self.X.dtype, copy=False)  # float32 rows: float32 product
         for rows in gen_batches(self.n, _SCORE_BLOCK):
-            P = self.X[rows] @ U
+            P = np.asarray(self.X[rows] @ Ux, dtype=np.float64)
             P -= off
             out[rows] = np.einsum("ij,ij->i", P, P)
         return out
@@ -237,12 +239,17 @@ class _DenseMoments(_Moments):
             S2 = self.X.T @ Xw
             self.S2 = S2.toarray() if sparse.issparse(S2) else np.asarray(S2)
         else:
+            # float32 rows stay float32 within a block (half the memory
+            # traffic, as PCA's own product); the blocks' sums are float64
+            dtype = np.float32 if self.X.dtype == np.float32 else np.float64
+            c = self.c.astype(dtype)
             for rows in gen_batches(self.n, _moment_block_rows(d)):
-                # one subtraction casts the block to float64 and shifts it
-                Xb = np.subtract(self.X[rows], self.c, dtype=np.float64)
+                # one subtraction shifts the block (and casts it to float64
+                # unless it is float32)
+                Xb = np.subtract(self.X[rows], c, dtype=dtype)
                 if weigh is not None:
                     w[rows] = weigh(Xb)
-                wb = w[rows]
+                wb = w[rows].astype(dtype, copy=False)
                 self.S1 += wb @ Xb
                 if not np.all(wb == 1.0):
                     Xb *= np.sqrt(wb)[:, None]
