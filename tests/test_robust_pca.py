@@ -872,7 +872,8 @@ def test_filter_stack_matches_the_rounds_one_by_one():
         thr, tau_max = np.quantile(tau, 0.8), tau.max()
         filters.append((Zt, mean, thr, tau_max))
     stack = _FilterStack(filters, shift)
-    assert stack.basis is not None and stack.basis.shape[1] == 3
+    # each sketch of rank 3 keeps 3 of its 4 columns
+    assert stack.sketches.shape == (d, 15)
     want = np.ones(n)
     for Zt, mean, thr, tau_max in filters:
         P = np.ascontiguousarray((X - mean) @ Zt.T)
