@@ -896,6 +896,21 @@ def test_grid_takes_shift_invert():
     assert np.mean(q_si) == pytest.approx(np.mean(q_boot), abs=0.02)
 
 
+def test_shift_invert_disconnected_grids():
+    # Two pixel grids side by side: each component is pinned at one vertex,
+    # its vector (eigenvalue 0) exact and first; the solves give the other
+    # eigenpairs as the dense solve does.
+    A = sparse.block_diag([_pixel_graph(10), _pixel_graph(8)], format="csr")
+    K = 6
+    with pytest.warns(UserWarning, match="not connected"):
+        model = _fit(A, K, n_init=10)
+    assert model.solver_ == "shift_invert"
+    vals, vecs, inside, d = _dense_pencil(A, K)
+    np.testing.assert_allclose(model.ritz_values_, vals, rtol=1e-6, atol=1e-12)
+    assert np.all(model.ritz_values_[:2] == 0.0)
+    assert _principal_cosines(model.embedding_[inside], vecs, d).min() > 1 - 1e-8
+
+
 @pytest.mark.parametrize("budget", ["_SHIFT_INVERT_MAX_FILL",
                                     "_SHIFT_INVERT_MAX_SOLVES"])
 def test_eigensolver_fails_then_the_same_bootstrap(budget, monkeypatch):
