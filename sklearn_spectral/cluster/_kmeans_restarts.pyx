@@ -21,7 +21,8 @@ already settle reads none of them. A distance is skipped only when the
 bounds, less a margin that covers their rounding, show it strictly larger
 than the point's own, so the labels, inertia and reseeding are those of
 the plain iteration, bit for bit. The lower bounds take ``n * K`` doubles
-per thread, used up to ``_MAX_BOUNDS`` of them.
+per thread, used while all threads' together number at most
+``_MAX_BOUNDS``.
 
 Every restart also scores its labelling by the modularity
 ``sum_c [in_c / W - (vol_c / W)^2]`` of the graph given in CSR.
@@ -43,8 +44,8 @@ import numpy as np
 
 from ..utils._graph_kernels cimport _modularity_of_labels
 
-# Most lower bounds (points x clusters) a workspace holds: 128 MiB.
-cdef Py_ssize_t _MAX_BOUNDS = 1 << 24
+# Most lower bounds (points x clusters x threads) held at once: 256 MiB.
+cdef Py_ssize_t _MAX_BOUNDS = 1 << 25
 # Rounding margin of the bounds, per coordinate and iteration, relative to
 # the largest row norm: far above the error of a distance and its updates.
 cdef double _MARGIN = 1024.0 * DBL_EPSILON
@@ -74,12 +75,13 @@ cdef struct _Work:
     double* c_old
 
 
-cdef bint _use_bounds(Py_ssize_t n, Py_ssize_t m, Py_ssize_t K) noexcept nogil:
-    return m == 0 and K > 1 and n * K <= _MAX_BOUNDS
+cdef bint _use_bounds(Py_ssize_t n, Py_ssize_t m, Py_ssize_t K,
+                      int n_threads) noexcept nogil:
+    return m == 0 and K > 1 and n * K * max(n_threads, 1) <= _MAX_BOUNDS
 
 
 cdef int _alloc(_Work* w, Py_ssize_t n, Py_ssize_t d, Py_ssize_t m,
-                Py_ssize_t n_attr, Py_ssize_t K) noexcept nogil:
+                Py_ssize_t n_attr, Py_ssize_t K, int n_threads) noexcept nogil:
     w.lower = w.upper = w.shift = w.moved = w.half = w.nearest = w.c_old = NULL
     w.labels = <long long*> malloc((n + 1) * sizeof(long long))
     w.mindist = <double*> malloc((n + 1) * sizeof(double))
@@ -96,7 +98,7 @@ cdef int _alloc(_Work* w, Py_ssize_t n, Py_ssize_t d, Py_ssize_t m,
             or w.table == NULL or w.count == NULL or w.count_v == NULL
             or w.holders == NULL):
         return -1
-    if not _use_bounds(n, m, K):
+    if not _use_bounds(n, m, K, n_threads):
         return 0
     w.lower = <double*> malloc((n * K + 1) * sizeof(double))
     w.upper = <double*> malloc((n + 1) * sizeof(double))
@@ -478,7 +480,7 @@ def _kmeans_restarts(const double[:, ::1] X, const double[:, ::1] U,
         vol_c = <double*> malloc((K + 1) * sizeof(double))
         if wp == NULL or in_c == NULL or vol_c == NULL:
             failed[0] = 1
-        elif _alloc(wp, n, d, m, n_attr, K) != 0:
+        elif _alloc(wp, n, d, m, n_attr, K, n_threads) != 0:
             failed[0] = 1
         for r in prange(n_init, schedule="dynamic"):
             if failed[0] == 0:
@@ -519,7 +521,7 @@ def _kmeans_single(const double[:, ::1] X, const double[:, ::1] U,
     cdef const double* fp = &fallback[0, 0] if m > 0 else NULL
     cdef const long long* ip = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const double* dp = &data[0] if data.shape[0] > 0 else NULL
-    if _alloc(&w, n, d, m, n_attr, K) != 0:
+    if _alloc(&w, n, d, m, n_attr, K, 1) != 0:
         _release(&w)
         raise MemoryError()
     try:
