@@ -79,9 +79,11 @@ _SHIFT_INVERT_MAX_WIDTH = 2.0
 # memory of the bootstrap hierarchies it replaces (pixel graphs: 5 at 1e5
 # pixels, growing as log n) ...
 _SHIFT_INVERT_MAX_FILL = 20
-# ... and at most this many multiplications per stored entry of L, a small
-# share of the bootstrap's V-cycles (pixel graphs: about 1,000 at 1e5).
-_SHIFT_INVERT_MAX_FLOPS = 2_000
+# ... and at most this many multiplications per stored entry of L: those of
+# about a thousand V-cycles, while the bootstrap runs 4 H (H + 1) of them for
+# H hierarchies (pixel graphs: about 1,000 at 1e5 pixels, 2,900 at 8e5,
+# where the factor and 63 solves took 19 s and the bootstrap takes minutes).
+_SHIFT_INVERT_MAX_FLOPS = 10_000
 # Solves the shift-invert Lanczos may spend (60-70 on pixel graphs).
 _SHIFT_INVERT_MAX_SOLVES = 300
 # A final composite rate at or above this raises a ConvergenceWarning.
@@ -683,8 +685,8 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         (shift-invert: solves with a sparse factorisation of the pinned
         Laplacian, at most 300) where that factorisation is cheap
         (breadth-first levels of at most ``2 sqrt(nnz)`` vertices, at most
-        20 factor entries and 2,000 multiplications per stored entry of the
-        Laplacian), otherwise on the normalised adjacency (at most 300
+        20 factor entries and 10,000 multiplications per stored entry of
+        the Laplacian), otherwise on the normalised adjacency (at most 300
         products with it); only if it has not converged by then (relative
         residual 1e-5), the bootstrap, which then runs exactly as with
         ``"bootstrap"``. The default because the eigenvectors of
