@@ -11,7 +11,6 @@ rounds of earlier batches to each new batch the same way.
 import numpy as np
 from scipy import linalg
 
-from ..utils._threading import _openmp_effective_n_threads
 from ._robust_pca_kernels import apply_stored_filters
 
 # Each round's sketch keeps the leading singular directions that hold this
@@ -99,8 +98,8 @@ class _FilterStack:
         Xs = Xs.astype(np.float32, copy=False)
         T = np.asarray(Xs @ self.sketches, dtype=np.float32, order="C")
         T -= self.offsets
-        apply_stored_filters(
-            T, self.bounds, self.thr, self.tau_max, w, _openmp_effective_n_threads()
-        )
+        # one thread: a light pass, run once per block of rows between BLAS
+        # products, where waking OpenMP threads costs more than it saves
+        apply_stored_filters(T, self.bounds, self.thr, self.tau_max, w, 1)
         np.clip(w, 0.0, 1.0, out=w)
         return w

@@ -7,10 +7,14 @@ answer the same questions: products ``B U``, the trace, projected rows, and
 the top eigenpairs of ``B`` on the complement of the components found so far.
 """
 
+from contextlib import nullcontext
+
 import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils import gen_batches
+
+from ..utils._threading import single_threaded_blas
 
 # Rows per block when X meets a d x d product (the second moment: blocks of
 # about this many entries, clipped to 1024..16384 rows) or a d x p product.
@@ -19,6 +23,9 @@ _SCORE_BLOCK = 65536
 # Rows per block of the squared projections (a block of 50 columns stays
 # within 2 MiB).
 _SQUARE_BLOCK = 4096
+# Dense moments with at most this many features: products with B and its
+# eigensolves on one BLAS thread.
+_SMALL_MOMENT = 512
 # Dense moments: recompute S1, S2 after this many downdates, so that rounding
 # errors of the downdates do not accumulate.
 _MAX_DOWNDATES = 10
@@ -145,6 +152,18 @@ class _Moments:
         self.centered = centered
         self.n, self.d = X.shape
         self.is_sparse = sparse.issparse(X)
+
+    def small_products(self):
+        """Context for products with ``B`` and its eigensolves.
+
+        With the ``d x d`` moment formed and ``d`` at most 512, they are
+        small enough that one BLAS thread beats several (each call wakes and
+        syncs the pool); otherwise, and for the matrix-free products (passes
+        over ``X``), every thread is kept.
+        """
+        if isinstance(self, _DenseMoments) and self.d <= _SMALL_MOMENT:
+            return single_threaded_blas()
+        return nullcontext()
 
     @property
     def W(self):

@@ -8,6 +8,7 @@ import copy
 import math
 import numbers
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 from scipy import linalg, sparse
@@ -17,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from ..utils._threading import _openmp_effective_n_threads
+from ..utils._threading import _openmp_effective_n_threads, single_threaded_blas
 from ..utils.validation import check_min_samples, message_prefix
 from ._robust_base import _BaseRobustPCA
 from ._robust_filters import _FilterStack
@@ -49,6 +50,9 @@ _AUTO_DENSE_MAX_FEATURES = 4096
 _SAMPLE_MIN_ROWS = 1 << 14
 _SAMPLE_ROWS_PER_FEATURE = 50
 _SAMPLE_MIN_RATIO = 4
+# Arrays of at least this many entries go to the OpenMP kernels on every
+# thread; smaller ones on one (a threaded region costs a wake-up and a sync).
+_THREADED_SIZE = 1 << 20
 # Streaming batches hold at least ceil(_STREAM_BATCH_FACTOR / contamination)
 # rows, so that each batch holds enough outliers for its own tail test.
 _STREAM_BATCH_FACTOR = 50.0
@@ -500,7 +504,13 @@ class RobustPCA(_BaseRobustPCA):
         learnt = []
         if self.verbose:
             self._print_progress(f"learning the filter on a sample of {m} rows")
-        with warnings.catch_warnings():
+        # a sample this small runs faster on one BLAS thread than on several
+        # (each product wakes and syncs them)
+        small = m * d <= _THREADED_SIZE * 4
+        with (
+            warnings.catch_warnings(),
+            single_threaded_blas() if small else nullcontext(),
+        ):
             warnings.simplefilter("ignore")
             _, rounds, _ = self._filter(
                 mom, k, eps, m, rng, v0, learnt, later_cut=later_cut, final_tests=False
@@ -516,7 +526,9 @@ class RobustPCA(_BaseRobustPCA):
         if S.ndim == 1:
             S = S[:, None]
         target = 2.0 * eps * float(w.sum())
-        return weighted_tail_shares(S, w, target, _openmp_effective_n_threads())
+        # threads pay on large arrays only (each region wakes and syncs them)
+        n_threads = _openmp_effective_n_threads() if S.size >= _THREADED_SIZE else 1
+        return weighted_tail_shares(S, w, target, n_threads)
 
     def _filter(
         self,
@@ -562,7 +574,8 @@ class RobustPCA(_BaseRobustPCA):
             while True:
                 stale = cache is None or cache[0] != state
                 if stale or cache[1] + cache[3].shape[1] <= j:
-                    evals, evecs = mom.top(V, min(k - j, d - j), v0)
+                    with mom.small_products():
+                        evals, evecs = mom.top(V, min(k - j, d - j), v0)
                     cache = [state, j, evals, evecs, None, 0, None]
                 v = cache[3][:, j - cache[1]]
                 if live == k and cache[2][j - cache[1]] <= null_tol:
@@ -594,9 +607,10 @@ class RobustPCA(_BaseRobustPCA):
                 # ---- one filter round: sketched matrix-power scores
                 Z = _complement(V, rng.standard_normal((d, self.sketch_size)))
                 Z /= max(linalg.norm(Z), 1e-300)
-                for _ in range(self.power_iterations):
-                    Z = _complement(V, mom.matmat(_complement(V, Z)))
-                    Z /= max(linalg.norm(Z), 1e-300)
+                with mom.small_products():
+                    for _ in range(self.power_iterations):
+                        Z = _complement(V, mom.matmat(_complement(V, Z)))
+                        Z /= max(linalg.norm(Z), 1e-300)
                 m_shift = mom.c + mom.mean_shifted()
                 tau = mom.projected_sqnorms(Z)
                 W = float(w.sum())
