@@ -156,13 +156,9 @@ class _Moments:
     def small_products(self):
         """Context for products with ``B`` and its eigensolves.
 
-        With the ``d x d`` moment formed and ``d`` at most 512, they are
-        small enough that one BLAS thread beats several (each call wakes and
-        syncs the pool); otherwise, and for the matrix-free products (passes
-        over ``X``), every thread is kept.
+        Every BLAS thread is kept here (the matrix-free products are passes
+        over ``X``); :class:`_DenseMoments` narrows it for small ``d``.
         """
-        if isinstance(self, _DenseMoments) and self.d <= _SMALL_MOMENT:
-            return single_threaded_blas()
         return nullcontext()
 
     @property
@@ -243,6 +239,16 @@ class _DenseMoments(_Moments):
     def __init__(self, X, weights, shift, centered, weigh=None):
         super().__init__(X, weights, shift, centered)
         self._recompute(weigh)
+
+    def small_products(self):
+        """One BLAS thread for products with ``B`` and its eigensolves.
+
+        With ``d`` at most 512 they are small enough that one thread beats
+        several (each call wakes and syncs the pool); above, every thread.
+        """
+        if self.d <= _SMALL_MOMENT:
+            return single_threaded_blas()
+        return nullcontext()
 
     def _recompute(self, weigh=None):
         d = self.d

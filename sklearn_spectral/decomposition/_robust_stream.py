@@ -99,6 +99,9 @@ class _StreamState:
         self.shift = self.v0 = self.S1 = self.W = None
         self.S2 = self.sv = self.Vt = self.trC = None
         self.R1 = self.RW = None
+        # the stored rounds as one _FilterStack, and what it was built from
+        self._stack = None
+        self._stack_key = None
 
     def buffered(self):
         """The rows waiting for the next batch (a view)."""
@@ -120,8 +123,18 @@ class _StreamState:
         self.n_buffered = nb + n
 
     def weights_under_filters(self, Xs):
-        """Weights of shifted rows ``Xs`` under every stored filter round."""
-        return _FilterStack(self.filters, self.shift).weights(Xs)
+        """Weights of shifted rows ``Xs`` under every stored filter round.
+
+        The rounds' stack is built once and rebuilt only when rounds were
+        added or the shift changed (at a restart), not for every batch.
+        """
+        key = (len(self.filters), self.shift)
+        if self._stack_key is None or (
+            self._stack_key[0] != key[0] or self._stack_key[1] is not key[1]
+        ):
+            self._stack = _FilterStack(self.filters, self.shift)
+            self._stack_key = key  # holds the shift, so identity stays meaningful
+        return self._stack.weights(Xs)
 
     def low_rank_merge(self, Xs, w, centered, k):
         """Incremental SVD: the stream's rank-r scatter plus weighted rows.
