@@ -70,8 +70,13 @@ at least 3x the speed of ``SpectralClustering(eigen_solver="amg")`` at 1e5
 vertices with an ARI as good.
 
 ``--knn`` runs the kNN-graph study instead: the exact 10-nearest-neighbour
-graph (self included) of ``make_blobs`` data (10 centres) at n rows and d
-features, built by ``sklearn_spectral.utils.neighbors.knn_graph`` (ours),
+graph (self included) of ``make_blobs(n, d, centers=10, cluster_std=2.0,
+random_state=0)`` data at n rows and d features (or, for a case written
+``n x d u``, uniform random rows in the unit cube, the worst case of the cell
+search), built by ``sklearn_spectral.utils.neighbors.knn_graph`` (ours, at
+``algorithm="auto"``), our ``kneighbors`` with ``algorithm="brute"`` (the
+blocked brute force, the default above 16 features before the cell search)
+and ``"kd_tree"`` (d <= 20 only),
 ``sklearn.neighbors.kneighbors_graph`` at its default (``algorithm="auto"``:
 a single-threaded kd-tree at these sizes), scikit-learn's brute force
 (``NearestNeighbors(algorithm="brute")``), and, when installed, pykdtree
@@ -79,7 +84,9 @@ a single-threaded kd-tree at these sizes), scikit-learn's brute force
 its recall against the exact graph in the ``recall`` column); one timed
 call each after a warm-up at 2,000 rows; n in 1e4 (small), 1e4 to 1e5
 (medium), up to 1e6 at d = 2 and 10 (large); d in 2, 10, 50
-(``--knn-cases`` overrides, as ``n x d,n x d``). Written to
+(``--knn-cases`` overrides, as ``n x d,n x d``, e.g. ``1e5x50,1e5x50u``;
+``--knn-methods`` keeps the builders whose name contains one of its
+comma-separated words, ``ours (knn_graph)`` always). Written to
 ``amg_spectral_knn_<size>.json`` and ``.md``. A builder that takes longer
 than the time cap at one case is not run at the larger ones after it.
 
@@ -542,11 +549,13 @@ def run_slope(sizes, repeats, output_dir, threads, name, stream=sys.stdout):
 # --------------------------------------------------------------------------
 
 KNN_NEIGHBORS = 10
+KNN_STD = 2.0
 KNN_CASES = {
-    "small": [(10_000, 2), (10_000, 10), (10_000, 50)],
-    "medium": [(n, d) for n in (10_000, 50_000, 100_000) for d in (2, 10, 50)],
-    "large": [(n, d) for n in (10_000, 100_000) for d in (2, 10, 50)]
-    + [(1_000_000, 2), (1_000_000, 10)],
+    "small": [(10_000, 2, "blobs"), (10_000, 10, "blobs"), (10_000, 50, "blobs")],
+    "medium": [(n, d, "blobs") for n in (10_000, 50_000, 100_000)
+               for d in (2, 10, 50)] + [(100_000, 50, "uniform")],
+    "large": [(n, d, "blobs") for n in (10_000, 100_000) for d in (2, 10, 50)]
+    + [(1_000_000, 2, "blobs"), (1_000_000, 10, "blobs"), (100_000, 50, "uniform")],
 }
 
 
@@ -554,6 +563,15 @@ def _knn_ours(X, k):
     from sklearn_spectral.utils.neighbors import knn_graph
 
     return knn_graph(X, k).indices.reshape(-1, k)
+
+
+def _knn_ours_algorithm(algorithm, max_features=None):
+    def build(X, k):
+        from sklearn_spectral.utils.neighbors import kneighbors
+
+        return kneighbors(X, k, algorithm=algorithm)[1]
+    build.max_features = max_features
+    return build
 
 
 def _knn_sklearn(algorithm):
@@ -584,6 +602,8 @@ def _knn_hnswlib(X, k):
 
 KNN_BUILDERS = {
     "ours (knn_graph)": (_knn_ours, None),
+    "ours brute": (_knn_ours_algorithm("brute"), None),
+    "ours kd_tree": (_knn_ours_algorithm("kd_tree", max_features=20), None),
     "kneighbors_graph (default)": (_knn_sklearn("auto"), None),
     "sklearn brute": (_knn_sklearn("brute"), None),
     "pykdtree": (_knn_pykdtree, "pykdtree"),
@@ -597,7 +617,8 @@ def _recall(found, exact):
     return hits / exact.size
 
 
-def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout):
+def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout,
+            methods=None):
     from sklearn.datasets import make_blobs
 
     def log(msg):
@@ -605,7 +626,9 @@ def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout):
 
     builders = {
         label: build for label, (build, module) in KNN_BUILDERS.items()
-        if module is None or importlib.util.find_spec(module) is not None
+        if (module is None or importlib.util.find_spec(module) is not None)
+        and (methods is None or label == "ours (knn_graph)"
+             or any(word in label.lower() for word in methods))
     }
     missing = [label for label, (_, module) in KNN_BUILDERS.items()
                if label not in builders]
@@ -613,8 +636,12 @@ def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout):
     for build in builders.values():
         build(warm, KNN_NEIGHBORS)
     rows = []
-    for n, d in cases:
-        X, _ = make_blobs(n, d, centers=10, random_state=0)
+    for n, d, data in cases:
+        if data == "uniform":
+            X = np.random.RandomState(0).uniform(size=(n, d))
+        else:
+            X, _ = make_blobs(n, d, centers=10, cluster_std=KNN_STD,
+                              random_state=0)
         exact = None
         slow = set()
         for label, build in builders.items():
@@ -622,30 +649,34 @@ def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout):
                 log(f"n={n:,} d={d} {label}: skipped (over {max_time:g} s at a "
                     "smaller case)")
                 continue
+            if d > (getattr(build, "max_features", None) or d):
+                continue
             tic = time.perf_counter()
             ind = build(X, KNN_NEIGHBORS)
             seconds = time.perf_counter() - tic
             if exact is None:
                 exact = np.sort(ind, axis=1)
-            row = {"method": label, "n": n, "d": d, "time": seconds,
+            row = {"method": label, "n": n, "d": d, "data": data, "time": seconds,
                    "recall": _recall(np.sort(ind, axis=1), exact)}
             rows.append(row)
             if seconds > max_time:
                 slow.add(label)
-            log(f"n={n:,} d={d} {label}: {seconds:.3g} s, recall "
+            log(f"n={n:,} d={d} {data} {label}: {seconds:.3g} s, recall "
                 f"{row['recall']:.4f}")
         del X
     for row in rows:
-        ref = next(r for r in rows if r["n"] == row["n"] and r["d"] == row["d"])
+        ref = next(r for r in rows if (r["n"], r["d"], r["data"])
+                   == (row["n"], row["d"], row["data"]))
         row["ratio"] = row["time"] / ref["time"]
-    header = ["method", "n", "d", "time (s)", "time / ours", "recall"]
+    header = ["method", "n", "d", "data", "time (s)", "time / ours", "recall"]
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---" for _ in header) + "|"]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['n']:,} | {r['d']} | {r['time']:.3g} | "
-                     f"{r['ratio']:.2f} | {r['recall']:.4f} |")
+        lines.append(f"| {r['method']} | {r['n']:,} | {r['d']} | {r['data']} | "
+                     f"{r['time']:.3g} | {r['ratio']:.2f} | {r['recall']:.4f} |")
     title = (
-        f"Exact {KNN_NEIGHBORS}-nearest-neighbour graph of make_blobs data, one "
+        f"Exact {KNN_NEIGHBORS}-nearest-neighbour graph of make_blobs data "
+        f"(cluster_std={KNN_STD}) or uniform rows, one "
         f"call each after a warm-up; threads: {threads if threads else 'all'}"
         + (f"; not installed: {', '.join(missing)}" if missing else "") + "."
     )
@@ -672,8 +703,9 @@ def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout):
 def _knn_cases(text):
     out = []
     for item in text.split(","):
-        n, d = item.lower().split("x")
-        out.append((int(float(n)), int(d)))
+        n, d = item.lower().replace(" ", "").split("x")
+        data = "uniform" if d.endswith("u") else "blobs"
+        out.append((int(float(n)), int(d.rstrip("u")), data))
     return out
 
 
@@ -693,7 +725,10 @@ def _own_parser():
     group.add_argument("--knn", action="store_true",
                        help="run the kNN-graph study instead")
     group.add_argument("--knn-cases", type=_knn_cases, default=None,
-                       help="comma-separated 'n x d' cases for --knn")
+                       help="comma-separated 'n x d' cases for --knn ('n x d u': "
+                       "uniform rows)")
+    group.add_argument("--knn-methods", type=_names, default=None,
+                       help="only these kNN builders (words of their names)")
     group.add_argument("--slope-sizes", type=_sizes, default=None,
                        help="comma-separated n for --slope (default by --size)")
     group.add_argument("--methods", type=_names, default=None,
@@ -725,7 +760,8 @@ def cli(argv=None):
         name = "custom" if opts.knn_cases else args.size
         with limit_threads(args.threads):
             return run_knn(cases, args.output, args.threads, name,
-                           args.max_time or MAX_TIME[args.size])
+                           args.max_time or MAX_TIME[args.size],
+                           methods=opts.knn_methods)
 
     cases = [
         case for case in CASES[args.size]

@@ -27,9 +27,10 @@ current k-th distance are compared exactly, in float64.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport sgemm
 
 
@@ -387,20 +388,66 @@ def _kdtree_kneighbors(const double[:, ::1] XT, const int64_t[::1] start,
 # Blocked brute force
 
 
+cdef void _offer_rows(const double[:, ::1] X, const double[::1] shifted,
+                      const float[::1] shiftedf, const float* G,
+                      const int64_t* queries, Py_ssize_t nq, Py_ssize_t ps,
+                      Py_ssize_t m, double[:, ::1] dist,
+                      int64_t[:, ::1] ind) noexcept nogil:
+    """Offer the rows ``ps:ps + m`` to the heaps of the rows ``queries[:nq]``.
+
+    ``G[i * m + j]`` is the float32 inner product of the centred rows
+    ``queries[i]`` and ``ps + j``; a candidate is compared exactly (float64,
+    from ``X``) only when the lower bound built from it is below the query's
+    current k-th squared distance.
+    """
+    cdef Py_ssize_t d = X.shape[1], k = dist.shape[1]
+    cdef Py_ssize_t i, q, p, j, f, jb, je
+    cdef int passed
+    cdef float two = 2.0, thr
+    cdef double t, dd
+    cdef double* heap
+    cdef const float* row
+    for i in range(nq):
+        q = queries[i]
+        heap = &dist[q, 0]
+        row = &G[i * m]
+        for jb in range(0, m, 64):
+            je = min(m, jb + 64)
+            # A lower bound on each exact squared distance, in float32:
+            # first only counted (a loop that vectorises, into a 32-bit
+            # count as wide as the floats), since after the first
+            # candidates few rows pass it.
+            thr = <float> (heap[0] - shifted[q])
+            passed = 0
+            for j in range(jb, je):
+                passed = passed + (shiftedf[ps + j] - two * row[j] < thr)
+            if passed == 0:
+                continue
+            for j in range(jb, je):
+                if shiftedf[ps + j] - two * row[j] < thr:
+                    p = ps + j
+                    dd = 0.0
+                    for f in range(d):
+                        t = X[q, f] - X[p, f]
+                        dd = dd + t * t
+                    if dd < heap[0]:
+                        _heap_replace_top(heap, &ind[q, 0], k, dd, p)
+                        thr = <float> (heap[0] - shifted[q])
+
+
 cdef void _brute_block(const double[:, ::1] X, const float[:, ::1] Xf,
                        const double[::1] shifted, const float[::1] shiftedf,
                        Py_ssize_t qs, Py_ssize_t qe,
                        Py_ssize_t chunk, double[:, ::1] dist,
-                       int64_t[:, ::1] ind, float* G) noexcept nogil:
+                       int64_t[:, ::1] ind, float* G,
+                       int64_t* queries) noexcept nogil:
     """The k nearest rows of the rows ``qs:qe``, over all rows."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = dist.shape[1]
-    cdef Py_ssize_t q, p, j, f, ps, m, jb, je, passed
+    cdef Py_ssize_t q, j, ps, m
     cdef int im, iq = <int> (qe - qs), id_ = <int> d
-    cdef float one = 1.0, zero = 0.0, two = 2.0, thr
-    cdef double t, dd
-    cdef double* heap
-    cdef float* row
+    cdef float one = 1.0, zero = 0.0
     for q in range(qs, qe):
+        queries[q - qs] = q
         for j in range(k):
             dist[q, j] = INFINITY
             ind[q, j] = -1
@@ -413,30 +460,7 @@ cdef void _brute_block(const double[:, ::1] X, const float[:, ::1] Xf,
         # coordinate columns.
         sgemm(b"T", b"N", &im, &iq, &id_, &one, <float*> &Xf[ps, 0], &id_,
               <float*> &Xf[qs, 0], &id_, &zero, G, &im)
-        for q in range(qs, qe):
-            heap = &dist[q, 0]
-            row = &G[(q - qs) * m]
-            for jb in range(0, m, 64):
-                je = min(m, jb + 64)
-                # A lower bound on each exact squared distance, in float32:
-                # first only counted (a loop that vectorises), since after
-                # the first chunks few rows pass it.
-                thr = <float> (heap[0] - shifted[q])
-                passed = 0
-                for j in range(jb, je):
-                    passed = passed + (shiftedf[ps + j] - two * row[j] < thr)
-                if passed == 0:
-                    continue
-                for j in range(jb, je):
-                    if shiftedf[ps + j] - two * row[j] < thr:
-                        p = ps + j
-                        dd = 0.0
-                        for f in range(d):
-                            t = X[q, f] - X[p, f]
-                            dd = dd + t * t
-                        if dd < heap[0]:
-                            _heap_replace_top(heap, &ind[q, 0], k, dd, p)
-                            thr = <float> (heap[0] - shifted[q])
+        _offer_rows(X, shifted, shiftedf, G, queries, qe - qs, ps, m, dist, ind)
         ps += m
     for q in range(qs, qe):
         _sort_row(&dist[q, 0], &ind[q, 0], k)
@@ -469,9 +493,183 @@ def _brute_kneighbors(const double[:, ::1] X, const float[:, ::1] Xf,
     cdef Py_ssize_t n = X.shape[0], block = 128, chunk = 2048
     cdef Py_ssize_t n_blocks = (n + block - 1) // block, b
     cdef float* G
+    cdef int64_t* queries
     with nogil:
         for b in prange(n_blocks, schedule="dynamic", num_threads=n_threads):
             G = <float*> malloc(block * chunk * sizeof(float))
+            queries = <int64_t*> malloc(block * sizeof(int64_t))
             _brute_block(X, Xf, shifted, shiftedf, b * block,
-                         min(n, (b + 1) * block), chunk, dist, ind, G)
+                         min(n, (b + 1) * block), chunk, dist, ind, G, queries)
+            free(queries)
             free(G)
+
+
+# --------------------------------------------------------------------------
+# Cell-pruned search
+
+
+cdef struct _Key:
+    double key
+    int64_t index
+
+
+cdef int _compare_keys(const void* a, const void* b) noexcept nogil:
+    """Ascending key, then index (``qsort`` is not stable; the visiting
+    order, hence which of equidistant rows is kept, must not vary)."""
+    cdef const _Key* x = <const _Key*> a
+    cdef const _Key* y = <const _Key*> b
+    if x.key < y.key:
+        return -1
+    if x.key > y.key:
+        return 1
+    return (x.index > y.index) - (x.index < y.index)
+
+
+cdef int64_t _cells_block(const double[:, ::1] X, const float[:, ::1] Xf,
+                          const double[::1] shifted, const float[::1] shiftedf,
+                          const int64_t[::1] cell_start,
+                          const double[:, ::1] centres, const double[::1] radii,
+                          Py_ssize_t cell, Py_ssize_t qs, Py_ssize_t qe,
+                          double slack, Py_ssize_t chunk, double[:, ::1] dist,
+                          int64_t[:, ::1] ind, _Key* keys, int64_t* active,
+                          float* Qf, float* G) noexcept nogil:
+    """The k nearest rows of the rows ``qs:qe`` (all in cell ``cell``).
+
+    Returns the number of (query, candidate) pairs whose inner product was
+    computed.
+    """
+    cdef Py_ssize_t n_cells = radii.shape[0], d = X.shape[1]
+    cdef Py_ssize_t k = dist.shape[1], q, j, f, t, na, a, ps, pe, m
+    cdef int im, ina, id_ = <int> d
+    cdef float one = 1.0, zero = 0.0
+    cdef double s, v, rq = 0.0, bound = INFINITY, lb
+    cdef int64_t pairs = 0
+    for q in range(qs, qe):
+        for j in range(k):
+            dist[q, j] = INFINITY
+            ind[q, j] = -1
+        s = 0.0
+        for f in range(d):
+            v = X[q, f] - centres[cell, f]
+            s = s + v * v
+        rq = max(rq, sqrt(s))
+    # Candidate cells by ||c_cell - c_j|| - r_j: the bound for the whole
+    # block is that key minus rq, so the first cell past the block's largest
+    # k-th distance ends the walk.
+    for j in range(n_cells):
+        s = 0.0
+        for f in range(d):
+            v = centres[cell, f] - centres[j, f]
+            s = s + v * v
+        keys[j].key = sqrt(s) - radii[j]
+        keys[j].index = j
+    qsort(keys, n_cells, sizeof(_Key), _compare_keys)
+    for t in range(n_cells):
+        if keys[t].key - rq - slack > bound:
+            break
+        j = keys[t].index
+        # Per query: ||q - c_j|| - r_j bounds its distance to the cell.
+        na = 0
+        for q in range(qs, qe):
+            s = 0.0
+            for f in range(d):
+                v = X[q, f] - centres[j, f]
+                s = s + v * v
+            lb = sqrt(s) - radii[j] - slack
+            if lb <= 0.0 or lb * lb <= dist[q, 0]:
+                active[na] = q
+                na += 1
+        if na == 0:
+            continue
+        for a in range(na):
+            memcpy(&Qf[a * d], &Xf[active[a], 0], d * sizeof(float))
+        ina = <int> na
+        ps = cell_start[j]
+        pe = cell_start[j + 1]
+        while ps < pe:
+            m = min(chunk, pe - ps)
+            im = <int> m
+            # As in _brute_block: G (na x m, row-major) = Qf Xf[ps:ps + m]^T.
+            sgemm(b"T", b"N", &im, &ina, &id_, &one, <float*> &Xf[ps, 0], &id_,
+                  Qf, &id_, &zero, G, &im)
+            _offer_rows(X, shifted, shiftedf, G, active, na, ps, m, dist, ind)
+            pairs += na * m
+            ps += m
+        bound = 0.0
+        for q in range(qs, qe):
+            bound = max(bound, dist[q, 0])
+        bound = sqrt(bound)
+    for q in range(qs, qe):
+        _sort_row(&dist[q, 0], &ind[q, 0], k)
+    return pairs
+
+
+def _cells_kneighbors(const double[:, ::1] X, const float[:, ::1] Xf,
+                      const double[::1] shifted, const float[::1] shiftedf,
+                      const int64_t[::1] cell_start,
+                      const double[:, ::1] centres, const double[::1] radii,
+                      const int64_t[::1] block_cell,
+                      const int64_t[::1] block_start,
+                      const int64_t[::1] block_end, const int64_t[::1] blocks,
+                      double slack, double[:, ::1] dist, int64_t[:, ::1] ind,
+                      int n_threads):
+    """The k nearest rows of the rows of the query blocks ``blocks``, pruned
+    by cells.
+
+    The rows are in cell order: cell ``j`` holds rows ``cell_start[j]:
+    cell_start[j + 1]``, within ``radii[j]`` of its centre ``centres[j]``.
+    A query block (rows ``block_start[b]:block_end[b]``, all in cell
+    ``block_cell[b]``) visits the cells by increasing ``||c_i - c_j|| -
+    r_j`` and stops at the first whose triangle-inequality bound exceeds the
+    largest k-th distance of its rows; within a visited cell, rows whose
+    own bound ``||q - c_j|| - r_j`` exceeds their k-th distance are left
+    out of the product. Candidates are then tested as in
+    :func:`_brute_kneighbors` (same ``Xf``, ``shifted``, ``shiftedf``;
+    one-thread BLAS). Each block is searched by one thread in a fixed order,
+    so the result does not depend on the thread count.
+
+    Parameters
+    ----------
+    X, Xf, shifted, shiftedf : IN, as for :func:`_brute_kneighbors`, rows in
+        cell order
+    cell_start : (n_cells + 1,) int64, IN
+    centres : (n_cells, d) float64, IN
+    radii : (n_cells,) float64, IN, largest distance of a cell's rows to
+        its centre
+    block_cell, block_start, block_end : (n_blocks,) int64, IN
+    blocks : (n_selected,) int64, IN, the blocks to search
+    slack : float, IN, absolute allowance for the rounding of the bounds
+    dist : (n, k) float64, OUT, squared distances of the selected blocks'
+        rows, ascending per row
+    ind : (n, k) int64, OUT, cell-order row of each neighbour
+    n_threads : int, IN
+
+    Returns
+    -------
+    pairs : int, the (query, candidate) inner products computed
+    """
+    cdef Py_ssize_t n_cells = radii.shape[0], d = X.shape[1], chunk = 2048
+    cdef Py_ssize_t width = 1, b, i, n_selected = blocks.shape[0]
+    cdef int64_t pairs = 0
+    cdef _Key* keys
+    cdef int64_t* active
+    cdef float* Qf
+    cdef float* G
+    for b in range(block_start.shape[0]):
+        width = max(width, block_end[b] - block_start[b])
+    with nogil:
+        for i in prange(n_selected, schedule="dynamic", num_threads=n_threads):
+            b = blocks[i]
+            keys = <_Key*> malloc(n_cells * sizeof(_Key))
+            active = <int64_t*> malloc(width * sizeof(int64_t))
+            Qf = <float*> malloc(width * d * sizeof(float))
+            G = <float*> malloc(width * chunk * sizeof(float))
+            pairs += _cells_block(X, Xf, shifted, shiftedf, cell_start, centres,
+                                  radii, block_cell[b], block_start[b],
+                                  block_end[b], slack, chunk, dist, ind, keys,
+                                  active, Qf, G)
+            free(G)
+            free(Qf)
+            free(active)
+            free(keys)
+    return pairs
