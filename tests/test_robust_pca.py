@@ -248,9 +248,10 @@ def test_equivariances():
     np.testing.assert_allclose(moved.components_, base.components_, atol=1e-8)
     np.testing.assert_allclose(moved.weights_, base.weights_, atol=1e-8)
 
-    scaled = RobustPCA(n_components=2, contamination=0.1, random_state=0).fit(3.0 * X)
+    # a power of two scales exactly in float32 too, where the scores are taken
+    scaled = RobustPCA(n_components=2, contamination=0.1, random_state=0).fit(4.0 * X)
     np.testing.assert_allclose(
-        scaled.explained_variance_, 9.0 * base.explained_variance_, rtol=1e-8
+        scaled.explained_variance_, 16.0 * base.explained_variance_, rtol=1e-8
     )
     np.testing.assert_allclose(scaled.components_, base.components_, atol=1e-8)
     np.testing.assert_allclose(scaled.weights_, base.weights_, atol=1e-8)
@@ -886,6 +887,32 @@ def test_filter_stack_matches_the_rounds_one_by_one():
 
 
 # ------------------------------------------- filter rounds learnt on a sample
+def test_projections_in_float32_only_where_the_variance_allows():
+    # float64 rows far from the origin, of very unequal spread: directions of
+    # large variance are projected in float32 (after the shift, in float64),
+    # the direction of tiny variance in float64; both stay close to the
+    # exact float64 projections
+    rng = np.random.default_rng(0)
+    n, d = 6000, 12
+    scales = np.r_[100.0, np.ones(d - 2), 1e-3]
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = 1e6 + (rng.standard_normal((n, d)) * scales) @ Q.T
+    shift = np.median(X, axis=0)
+    mom = _robust_moments._DenseMoments(X, np.ones(n), shift, True)
+    m = X.mean(axis=0)
+    E = Q  # the directions of the spreads
+    for cols, low in (([0, 1, 5], True), ([0, d - 1], False), ([d - 1], False)):
+        U = E[:, cols]
+        assert mom._float32_products(U) is low
+        want = ((X - m) @ U) ** 2
+        got = mom.projected_squares(U)
+        rel = np.abs(got - want).mean(axis=0) / want.mean(axis=0)
+        # float32 on the last direction would err by about 1e-3
+        assert np.all(rel < 1e-5), rel
+        err = np.abs(mom.projected_sqnorms(U) - want.sum(axis=1))
+        assert err.mean() < 1e-5 * want.sum(axis=1).mean()
+
+
 @pytest.fixture
 def small_sample(monkeypatch):
     """Learn the filter on a sample from a few thousand rows on."""
