@@ -887,11 +887,15 @@ def test_filter_stack_matches_the_rounds_one_by_one():
 
 
 # ------------------------------------------- filter rounds learnt on a sample
-def test_projections_in_float32_only_where_the_variance_allows():
+@pytest.mark.parametrize("kept", [True, False])
+def test_projections_in_float32_only_where_the_variance_allows(monkeypatch, kept):
     # float64 rows far from the origin, of very unequal spread: directions of
     # large variance are projected in float32 (after the shift, in float64),
     # the direction of tiny variance in float64; both stay close to the
     # exact float64 projections
+    if not kept:  # the blocked pass instead of the kept float32 copy
+        monkeypatch.setattr(_robust_moments, "_KEPT_FLOAT32_ENTRIES", 0)
+        monkeypatch.setattr(_robust_moments, "_SQUARE_BLOCK", 1000)
     rng = np.random.default_rng(0)
     n, d = 6000, 12
     scales = np.r_[100.0, np.ones(d - 2), 1e-3]

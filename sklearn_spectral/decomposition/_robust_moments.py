@@ -34,6 +34,9 @@ _SMALL_MOMENT = 512
 # below 1e-4 of a typical projection, far below the sampling noise of a
 # tail share, and the products take half the time.
 _FLOAT32_MIN_VARIANCE = 1e-6
+# Up to this many entries (16 MiB in float32, a sample's rows) the float32
+# shifted rows are formed once and kept for every later projection.
+_KEPT_FLOAT32_ENTRIES = 1 << 22
 # Dense moments: recompute S1, S2 after this many downdates, so that rounding
 # errors of the downdates do not accumulate.
 _MAX_DOWNDATES = 10
@@ -245,6 +248,12 @@ class _Moments:
                 yield rows, np.subtract(self.X[rows] @ Ux, off)
         elif self._float32_products(U):
             Ux = U.astype(np.float32)
+            if self.n * self.d <= _KEPT_FLOAT32_ENTRIES:
+                # small (a sample's rows): shifted and cast once, kept
+                if getattr(self, "_X32", None) is None:
+                    self._X32 = np.subtract(self.X, self.c).astype(np.float32)
+                yield slice(0, self.n), np.subtract(self._X32 @ Ux, m_off)
+                return
             buf = np.empty((min(block_rows, self.n), self.d), dtype=np.float32)
             for rows in gen_batches(self.n, block_rows):
                 Xb = buf[: rows.stop - rows.start]
