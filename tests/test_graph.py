@@ -83,12 +83,13 @@ def test_affinity_from_features_rejects_nan():
 @pytest.mark.parametrize(
     "n, d, k",
     [(1, 2, 1), (2, 3, 2), (31, 2, 31), (500, 2, 10), (3000, 3, 10),
-     (2000, 10, 15), (1500, 16, 5), (800, 17, 10), (600, 50, 10)],
+     (2000, 10, 15), (1500, 16, 5), (800, 17, 10), (600, 50, 10),
+     (5000, 12, 10)],
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_knn_graph_equals_kneighbors_graph(n, d, k, dtype):
     # Continuous data has no ties: the graph is scikit-learn's exactly, on
-    # the kd-tree (d <= 16) and on the brute-force path alike.
+    # the kd-tree (d <= 8) and on the brute-force path alike.
     X = np.random.RandomState(n + d).standard_normal((n, d)).astype(dtype)
     reference = kneighbors_graph(X.astype(np.float64), k, include_self=True,
                                  mode="distance")

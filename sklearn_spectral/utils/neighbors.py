@@ -34,10 +34,10 @@ from .validation import message_prefix
 
 __all__ = ["kneighbors", "knn_graph"]
 
-# Up to this many features the kd-tree is used. Past it the boxes of a
-# tree over 1e5 rows that fill their dimensions prune too little and the
-# brute force through BLAS wins.
-KDTREE_MAX_FEATURES = 16
+# Up to this many features the kd-tree is used, past it the cell search:
+# at 1e5 rows the cells took 0.4-0.8 of the tree's time at 8 features
+# (blobs), 0.2-0.6 at 9 to 12 and 0.1-0.2 at 16 (blobs and uniform rows).
+KDTREE_MAX_FEATURES = 8
 # Rows per leaf of the kd-tree, at least: a query leaf and a candidate leaf
 # are compared as small dense blocks, which amortises the walk over them.
 LEAF_SIZE = 32
@@ -47,9 +47,12 @@ CELL_SIZE = 256
 # Lloyd iterations of the cell partition.
 CELL_ITERATIONS = 5
 # Query blocks searched first to decide whether the cells pay, and the
-# share of all inner products above which they do not.
+# share of all inner products above which they do not. Even at a share of
+# about 1 the cells cost only a few percent more than the brute force (their
+# nearest-first order fills the heaps early, so fewer rows are re-checked
+# in float64), hence a high share.
 CELLS_SAMPLE_BLOCKS = 16
-CELLS_MAX_FRACTION = 0.75
+CELLS_MAX_FRACTION = 0.9
 # Fewer rows go to the brute force under "auto": too few query blocks for
 # that check, and a brute force of a few hundredths of a second.
 CELLS_MIN_ROWS = 4096
@@ -225,12 +228,12 @@ def kneighbors(X, n_neighbors, *, n_threads=None, algorithm="auto"):
         ``threadpoolctl``).
     algorithm : {"auto", "kd_tree", "cells", "brute"}, default="auto"
         "auto" uses the kd-tree for dense input of at most
-        ``KDTREE_MAX_FEATURES`` (16) features, where its boxes prune most
+        ``KDTREE_MAX_FEATURES`` (8) features, where its boxes prune most
         candidates, and the cell search for more (from ``CELLS_MIN_ROWS``,
         4096, rows; the blocked brute force below), which skips the cells
         that cannot hold a neighbour (all but a cluster's own on clustered
         data) and hands over to the blocked brute force when a sample of
-        its queries prunes less than a quarter of the candidates (scikit-
+        its queries prunes less than a tenth of the candidates (scikit-
         learn's brute force for sparse input). "cells" runs the cell search
         without that check (dense input only), "brute" the blocked brute
         force.
