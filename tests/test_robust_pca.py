@@ -917,6 +917,39 @@ def test_projections_in_float32_only_where_the_variance_allows(monkeypatch, kept
         assert err.mean() < 1e-5 * want.sum(axis=1).mean()
 
 
+def test_moments_on_row_ranges_in_threads_equal_one_pass(monkeypatch):
+    # the moments pass split over Python threads (each on its own rows, with
+    # the stored rounds' weights) sums to the one-thread pass
+    from sklearn_spectral.decomposition._robust_filters import _FilterStack
+
+    rng = np.random.default_rng(0)
+    n, d = 9000, 7
+    X = rng.standard_normal((n, d)) + 3.0
+    shift = np.median(X, axis=0)
+    Zt = rng.standard_normal((2, d))
+    stack = _FilterStack([(Zt, X.mean(axis=0), 4.0, 30.0)], shift)
+    monkeypatch.setattr(_robust_moments, "_MOMENT_BLOCK_ELEMENTS", 100)
+    one = _robust_moments._DenseMoments(X, np.ones(n), shift, True, weigh=stack.weights)
+    monkeypatch.setattr(_robust_moments, "_THREADED_PASS_ENTRIES", 0)
+    monkeypatch.setattr(_robust_moments, "_openmp_effective_n_threads", lambda: 3)
+    calls = []
+    run_on_row_ranges = _robust_moments.run_on_row_ranges
+    monkeypatch.setattr(
+        _robust_moments,
+        "run_on_row_ranges",
+        lambda run, n_rows, n_threads: calls.append(n_threads)
+        or run_on_row_ranges(run, n_rows, n_threads),
+    )
+    three = _robust_moments._DenseMoments(
+        X, np.ones(n), shift, True, weigh=stack.weights
+    )
+    assert calls == [2]  # at least four blocks of 1024 rows per thread
+    assert np.sum(one.w < 1) > 100
+    np.testing.assert_array_equal(three.w, one.w)
+    np.testing.assert_allclose(three.S1, one.S1, rtol=1e-12)
+    np.testing.assert_allclose(three.S2, one.S2, rtol=1e-12)
+
+
 @pytest.fixture
 def small_sample(monkeypatch):
     """Learn the filter on a sample from a few thousand rows on."""

@@ -19,13 +19,13 @@ of the shrinkage comedian estimate, in module-level steps:
 """
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import linalg, stats
 from sklearn.utils import gen_batches
 
 from ..utils._openmp_helpers import _openmp_effective_n_threads
+from ..utils._threading import run_on_row_ranges
 from ._comedian import _row_median_mad
 
 # Rows per block of a pass over the data: a block and its product stay in the
@@ -132,15 +132,7 @@ def _whitened_sq_norms(X, location, L, out, n_threads=1):
             y = np.matmul(z, W, out=Y[:m])
             out[rows] = np.einsum("ij,ij->i", y, y)
 
-    if n_threads <= 1:
-        run(0, n)
-    else:
-        bounds = np.linspace(0, n, n_threads + 1).astype(int)
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            for job in [
-                pool.submit(run, a, b) for a, b in zip(bounds[:-1], bounds[1:])
-            ]:
-                job.result()
+    run_on_row_ranges(run, n, n_threads)
     return out
 
 

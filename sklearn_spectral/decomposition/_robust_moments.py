@@ -14,7 +14,11 @@ from scipy import linalg, sparse
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils import gen_batches
 
-from ..utils._threading import single_threaded_blas
+from ..utils._threading import (
+    _openmp_effective_n_threads,
+    run_on_row_ranges,
+    single_threaded_blas,
+)
 
 # Rows per block when X meets a d x d product (the second moment: blocks of
 # about this many entries, 2 MiB in float64, clipped to 1024..16384 rows) or
@@ -37,6 +41,9 @@ _FLOAT32_MIN_VARIANCE = 1e-6
 # Up to this many entries (16 MiB in float32, a sample's rows) the float32
 # shifted rows are formed once and kept for every later projection.
 _KEPT_FLOAT32_ENTRIES = 1 << 22
+# Dense passes over at least this many entries (beyond a sample's rows) that
+# form the moments run on one Python thread per core.
+_THREADED_PASS_ENTRIES = 1 << 22
 # Dense moments: recompute S1, S2 after this many downdates, so that rounding
 # errors of the downdates do not accumulate.
 _MAX_DOWNDATES = 10
@@ -327,17 +334,36 @@ class _DenseMoments(_Moments):
             # traffic, as PCA's own product); the blocks' sums are float64
             dtype = np.float32 if self.X.dtype == np.float32 else np.float64
             c = self.c.astype(dtype)
-            for rows in gen_batches(self.n, _moment_block_rows(d)):
-                # one subtraction shifts the block (and casts it to float64
-                # unless it is float32)
-                Xb = np.subtract(self.X[rows], c, dtype=dtype)
-                if weigh is not None:
-                    w[rows] = weigh(Xb)
-                wb = w[rows].astype(dtype, copy=False)
-                self.S1 += wb @ Xb
-                if not np.all(wb == 1.0):
-                    Xb *= np.sqrt(wb)[:, None]
-                self.S2 += Xb.T @ Xb  # SYRK
+            block = _moment_block_rows(d)
+
+            def run(start, stop):
+                S1, S2 = np.zeros(d), np.zeros((d, d))
+                for rows in gen_batches(stop - start, block):
+                    rows = slice(start + rows.start, start + rows.stop)
+                    # one subtraction shifts the block (and casts it to
+                    # float64 unless it is float32)
+                    Xb = np.subtract(self.X[rows], c, dtype=dtype)
+                    if weigh is not None:
+                        w[rows] = weigh(Xb)
+                    wb = w[rows].astype(dtype, copy=False)
+                    S1 += wb @ Xb
+                    if not np.all(wb == 1.0):
+                        Xb *= np.sqrt(wb)[:, None]
+                    S2 += Xb.T @ Xb  # SYRK
+                return S1, S2
+
+            # large passes: one Python thread per core, each on its own rows
+            # with single-threaded BLAS, so that the shift, the weights and
+            # the sums run in parallel too, not only the SYRK
+            n_threads = (
+                min(_openmp_effective_n_threads(), self.n // (4 * block))
+                if self.n * d >= _THREADED_PASS_ENTRIES
+                else 1
+            )
+            with single_threaded_blas() if n_threads > 1 else nullcontext():
+                parts = run_on_row_ranges(run, self.n, n_threads)
+            self.S1 = np.sum([p[0] for p in parts], axis=0)
+            self.S2 = np.sum([p[1] for p in parts], axis=0)
         self.n_downdates = 0
         self._B = None
 
