@@ -930,6 +930,10 @@ def test_moments_on_row_ranges_in_threads_equal_one_pass(monkeypatch):
     stack = _FilterStack([(Zt, X.mean(axis=0), 4.0, 30.0)], shift)
     monkeypatch.setattr(_robust_moments, "_MOMENT_BLOCK_ELEMENTS", 100)
     one = _robust_moments._DenseMoments(X, np.ones(n), shift, True, weigh=stack.weights)
+    U = np.linalg.qr(rng.standard_normal((d, 3)))[0]
+    monkeypatch.setattr(_robust_moments, "_SQUARE_BLOCK", 500)
+    monkeypatch.setattr(_robust_moments, "_KEPT_FLOAT32_ENTRIES", 0)
+    one_squares, one_sqnorms = one.projected_squares(U), one.projected_sqnorms(U)
     monkeypatch.setattr(_robust_moments, "_THREADED_PASS_ENTRIES", 0)
     monkeypatch.setattr(_robust_moments, "_openmp_effective_n_threads", lambda: 3)
     calls = []
@@ -948,6 +952,11 @@ def test_moments_on_row_ranges_in_threads_equal_one_pass(monkeypatch):
     np.testing.assert_array_equal(three.w, one.w)
     np.testing.assert_allclose(three.S1, one.S1, rtol=1e-12)
     np.testing.assert_allclose(three.S2, one.S2, rtol=1e-12)
+    # the projections too, on three threads (blocks of 500 rows; the means
+    # differ in the last bits)
+    np.testing.assert_allclose(three.projected_squares(U), one_squares, rtol=1e-9)
+    np.testing.assert_allclose(three.projected_sqnorms(U), one_sqnorms, rtol=1e-9)
+    assert calls == [2, 3, 3]
 
 
 @pytest.fixture

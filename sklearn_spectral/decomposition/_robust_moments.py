@@ -220,10 +220,12 @@ class _Moments:
             out *= out
             return out
         out = np.empty((self.n, U.shape[1]))
-        for rows, P in self._dense_projections(U, _SQUARE_BLOCK):
+        def square(rows, P):
             block = out[rows]
             block[:] = P
             block *= block
+
+        self._dense_projections(U, square)
         return out
 
     def projected_sqnorms(self, U):
@@ -232,46 +234,68 @@ class _Moments:
             P = self.project(U)
             return np.einsum("ij,ij->i", P, P)
         out = np.empty(self.n)
-        for rows, P in self._dense_projections(U, _SQUARE_BLOCK):
+
+        def sqnorms(rows, P):
             out[rows] = np.einsum("ij,ij->i", P, P)
+
+        self._dense_projections(U, sqnorms)
         return out
 
     def _float32_products(self, U):
         """Whether float64 rows may meet ``U`` in float32 (never, here)."""
         return False
 
-    def _dense_projections(self, U, block_rows):
-        """``(rows, (x_i - c - m)^T U)`` for blocks of dense rows, float64.
+    def _pass_threads(self, block_rows):
+        """Python threads for a pass over the dense rows in blocks.
 
-        float32 rows meet ``U`` in float32; float64 rows too where
-        :meth:`_float32_products` allows it, shifted by ``c`` in float64
-        before the cast (an offset of the data does not reach the product).
+        One per core from ``_THREADED_PASS_ENTRIES`` entries on, each with
+        at least four blocks; one below (a sample's rows).
+        """
+        if self.n * self.d < _THREADED_PASS_ENTRIES:
+            return 1
+        return max(1, min(_openmp_effective_n_threads(), self.n // (4 * block_rows)))
+
+    def _dense_projections(self, U, sink):
+        """Call ``sink(rows, (x_i - c - m)^T U)`` on blocks of dense rows.
+
+        The projections are float64 arrays. float32 rows meet ``U`` in
+        float32; float64 rows too where :meth:`_float32_products` allows it,
+        shifted by ``c`` in float64 before the cast (an offset of the data
+        does not reach the product). Large passes run on threads over
+        disjoint rows (:meth:`_pass_threads`).
         """
         m_off = self.mean_shifted() @ U
-        if self.X.dtype == np.float32:
+        block_rows = _SQUARE_BLOCK
+        low = self.X.dtype == np.float64 and self._float32_products(U)
+        if low and self.n * self.d <= _KEPT_FLOAT32_ENTRIES:
+            # small (a sample's rows): shifted and cast once, kept
+            if getattr(self, "_X32", None) is None:
+                self._X32 = np.subtract(self.X, self.c).astype(np.float32)
+            sink(slice(0, self.n), np.subtract(self._X32 @ U.astype(np.float32), m_off))
+            return
+        if self.X.dtype == np.float32 or not low:
             off = self.c @ U + m_off
-            Ux = U.astype(np.float32)
-            for rows in gen_batches(self.n, block_rows):
-                yield rows, np.subtract(self.X[rows] @ Ux, off)
-        elif self._float32_products(U):
-            Ux = U.astype(np.float32)
-            if self.n * self.d <= _KEPT_FLOAT32_ENTRIES:
-                # small (a sample's rows): shifted and cast once, kept
-                if getattr(self, "_X32", None) is None:
-                    self._X32 = np.subtract(self.X, self.c).astype(np.float32)
-                yield slice(0, self.n), np.subtract(self._X32 @ Ux, m_off)
-                return
-            buf = np.empty((min(block_rows, self.n), self.d), dtype=np.float32)
-            for rows in gen_batches(self.n, block_rows):
-                Xb = buf[: rows.stop - rows.start]
-                np.subtract(self.X[rows], self.c, out=Xb)
-                yield rows, np.subtract(Xb @ Ux, m_off)
+            Ux = U.astype(self.X.dtype)
+
+            def run(start, stop):
+                for rows in gen_batches(stop - start, block_rows):
+                    rows = slice(start + rows.start, start + rows.stop)
+                    sink(rows, np.subtract(self.X[rows] @ Ux, off))
+
         else:
-            off = self.c @ U + m_off
-            for rows in gen_batches(self.n, block_rows):
-                P = self.X[rows] @ U
-                P -= off
-                yield rows, P
+            Ux = U.astype(np.float32)
+
+            def run(start, stop):
+                buf = np.empty((min(block_rows, stop - start), self.d), np.float32)
+                for rows in gen_batches(stop - start, block_rows):
+                    Xb = buf[: rows.stop - rows.start]
+                    rows = slice(start + rows.start, start + rows.stop)
+                    np.subtract(self.X[rows], self.c, out=Xb)
+                    sink(rows, np.subtract(Xb @ Ux, m_off))
+
+        n_threads = self._pass_threads(block_rows)
+        with single_threaded_blas() if n_threads > 1 else nullcontext():
+            run_on_row_ranges(run, self.n, n_threads)
 
     def rows(self, idx):
         """Shifted rows as a dense float64 array."""
@@ -355,11 +379,7 @@ class _DenseMoments(_Moments):
             # large passes: one Python thread per core, each on its own rows
             # with single-threaded BLAS, so that the shift, the weights and
             # the sums run in parallel too, not only the SYRK
-            n_threads = (
-                min(_openmp_effective_n_threads(), self.n // (4 * block))
-                if self.n * d >= _THREADED_PASS_ENTRIES
-                else 1
-            )
+            n_threads = self._pass_threads(block)
             with single_threaded_blas() if n_threads > 1 else nullcontext():
                 parts = run_on_row_ranges(run, self.n, n_threads)
             self.S1 = np.sum([p[0] for p in parts], axis=0)
