@@ -329,6 +329,18 @@ def test_max_rounds_convergence_warning():
     assert est.n_iter_ == 2
 
 
+def test_max_rounds_warning_names_heavy_tails():
+    # heavy-tailed inliers: the rounds go on trimming their tails; past
+    # 2 * contamination removed, the warning says so instead of asking for
+    # more rounds
+    X, _, _ = _data(0.1, "heavy_tailed", n=5000, seed=0)
+    est = RobustPCA(n_components=5, contamination=0.1, max_rounds=20, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="heavier-tailed than Gaussian"):
+        est.fit(X)
+    assert not est.certified_
+    assert 1.0 - est.weights_.mean() > 0.2
+
+
 def test_verbose_prints(capsys):
     X, _, _ = _data(0.1, "stealth", n=1000, seed=0)
     RobustPCA(n_components=1, verbose=1, random_state=0).fit(X)

@@ -644,9 +644,19 @@ class RobustPCA(_BaseRobustPCA):
                     continue
                 if rounds >= self.max_rounds:
                     certified, filtering = False, False
+                    if removed > 2.0 * eps:
+                        # more rounds would go on trimming a heavy tail
+                        why = (
+                            f"after removing {removed:.3f} of the weight, more than "
+                            f"2 * contamination: the inliers look heavier-tailed than "
+                            "Gaussian (or contamination is too small), and more "
+                            "rounds would trim them further"
+                        )
+                    else:
+                        why = "increase max_rounds"
                     warnings.warn(
                         f"{message_prefix(self)}reached max_rounds={self.max_rounds} "
-                        "filter rounds without a certificate; increase max_rounds.",
+                        f"filter rounds without a certificate; {why}.",
                         ConvergenceWarning,
                     )
                     continue
