@@ -631,7 +631,7 @@ def run_knn(cases, output_dir, threads, name, max_time, stream=sys.stdout,
              or any(word in label.lower() for word in methods))
     }
     missing = [label for label, (_, module) in KNN_BUILDERS.items()
-               if label not in builders]
+               if module is not None and importlib.util.find_spec(module) is None]
     warm, _ = make_blobs(2_000, 5, centers=10, random_state=1)
     for build in builders.values():
         build(warm, KNN_NEIGHBORS)

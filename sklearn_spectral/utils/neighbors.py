@@ -144,8 +144,9 @@ def _cells(X, Xf, cell_size=CELL_SIZE, n_iter=CELL_ITERATIONS):
         sums = np.add.reduceat(sample[by_cell], firsts, axis=0, dtype=np.float64)
         # Cells left empty keep their centre.
         C[filled] = (sums / counts[filled, None]).astype(np.float32)
-    # All rows, 8192 at a time (an 8192 x n_cells block of scores).
-    labels = np.concatenate([nearest(Xf[s:s + 8192], C) for s in range(0, n, 8192)])
+    # All rows, in blocks of at most 2^22 scores (16 MiB).
+    step = max(256, 2**22 // n_cells)
+    labels = np.concatenate([nearest(Xf[s:s + step], C) for s in range(0, n, step)])
     order = np.argsort(labels, kind="stable").astype(np.int64)
     counts = np.bincount(labels, minlength=n_cells)
     counts = counts[counts > 0]
