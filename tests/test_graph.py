@@ -84,7 +84,7 @@ def test_affinity_from_features_rejects_nan():
     "n, d, k",
     [(1, 2, 1), (2, 3, 2), (31, 2, 31), (500, 2, 10), (3000, 3, 10),
      (2000, 10, 15), (1500, 16, 5), (800, 17, 10), (600, 50, 10),
-     (5000, 12, 10)],
+     (9000, 12, 10)],
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_knn_graph_equals_kneighbors_graph(n, d, k, dtype):

@@ -155,10 +155,10 @@ def test_cells_fall_back_to_brute_force_when_nothing_prunes():
     # all their inner products, so "auto" hands over to the brute force; on
     # separated blobs the cells stay.
     U = np.random.RandomState(0).uniform(size=(6000, 50))
-    found, _, _ = _cells_at(U, 10, fall_back=True)
+    found, _, _ = _cells_at(U, 10, cell_size=256, fall_back=True)
     assert not found
     X, _ = make_blobs(6000, 50, centers=10, cluster_std=2.0, random_state=0)
-    found, dist, ind = _cells_at(X, 10, fall_back=True)
+    found, dist, ind = _cells_at(X, 10, cell_size=256, fall_back=True)
     assert found
     dist_brute, ind_brute = kneighbors(X, 10, algorithm="brute")
     np.testing.assert_array_equal(np.sort(ind, axis=1), np.sort(ind_brute, axis=1))

@@ -42,8 +42,11 @@ KDTREE_MAX_FEATURES = 8
 # are compared as small dense blocks, which amortises the walk over them.
 LEAF_SIZE = 32
 # Rows per cell of the cell search, about: its float32 products are blocks
-# of a cell's rows against another cell's.
-CELL_SIZE = 256
+# of a cell's rows against another cell's. At 1e5 rows, one thread, blobs
+# (cluster_std 2): 512 took 0.82-0.91 of 256's time at 5 and 100 centres in
+# 50 dimensions and the same at 100 centres in 10; 1024 took 2x 512's at
+# 100 centres (cells wider than the clusters).
+CELL_SIZE = 512
 # Lloyd iterations of the cell partition.
 CELL_ITERATIONS = 5
 # Query blocks searched first to decide whether the cells pay, and the
@@ -51,11 +54,11 @@ CELL_ITERATIONS = 5
 # about 1 the cells cost only a few percent more than the brute force (their
 # nearest-first order fills the heaps early, so fewer rows are re-checked
 # in float64), hence a high share.
-CELLS_SAMPLE_BLOCKS = 16
+CELLS_SAMPLE_BLOCKS = 8
 CELLS_MAX_FRACTION = 0.9
 # Fewer rows go to the brute force under "auto": too few query blocks for
 # that check, and a brute force of a few hundredths of a second.
-CELLS_MIN_ROWS = 4096
+CELLS_MIN_ROWS = CELLS_SAMPLE_BLOCKS * CELL_SIZE
 
 
 def _kdtree(X, n_threads, leaf_size=LEAF_SIZE):
