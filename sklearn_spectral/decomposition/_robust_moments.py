@@ -220,6 +220,7 @@ class _Moments:
             out *= out
             return out
         out = np.empty((self.n, U.shape[1]))
+
         def square(rows, P):
             block = out[rows]
             block[:] = P
