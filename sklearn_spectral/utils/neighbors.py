@@ -35,8 +35,9 @@ from .validation import message_prefix
 __all__ = ["kneighbors", "knn_graph"]
 
 # Up to this many features the kd-tree is used, past it the cell search:
-# at 1e5 rows the cells took 0.4-0.8 of the tree's time at 8 features
-# (blobs), 0.2-0.6 at 9 to 12 and 0.1-0.2 at 16 (blobs and uniform rows).
+# at 1e5 rows the cells took 0.6-0.8 of the tree's time at 8 features
+# (blobs; 1.9x it at 4), 0.3-0.6 at 9 to 12 and 0.1-0.2 at 16 (blobs and
+# uniform rows).
 KDTREE_MAX_FEATURES = 8
 # Rows per leaf of the kd-tree, at least: a query leaf and a candidate leaf
 # are compared as small dense blocks, which amortises the walk over them.
