@@ -848,12 +848,17 @@ def test_weighted_tail_shares_match_sorting(seed):
         w[rng.random(n) < 0.2] = 0.0
         if w.sum() == 0:
             w[0] = 1.0
+        S32 = S.astype(np.float32)
         for share in (0.01, 0.2, 0.6):
             target = share * w.sum()
             got = weighted_tail_shares(S, w, target, 2)
+            # float32 values: the same selection, sums in float64
+            got32 = weighted_tail_shares(S32, w, target, 2)
             for j in range(p):
                 want = _tail_reference(S[:, j], w, target)
                 assert got[j] == pytest.approx(want, rel=1e-10, abs=1e-14)
+                want32 = _tail_reference(S32[:, j].astype(np.float64), w, target)
+                assert got32[j] == pytest.approx(want32, rel=1e-10, abs=1e-14)
                 _, tail, total, _ = weighted_upper_tail(
                     np.ascontiguousarray(S[:, j]), w, target
                 )

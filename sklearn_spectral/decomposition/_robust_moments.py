@@ -210,23 +210,25 @@ class _Moments:
         return out
 
     def projected_squares(self, U):
-        """((x_i - c - m)^T U)**2 for every row: array (n, p), float64.
+        """((x_i - c - m)^T U)**2 for every row: array (n, p).
 
-        Dense rows go through in blocks small enough that the product is
-        shifted and squared while it is still in cache.
+        float32 where the rows meet ``U`` in float32 (half the memory of the
+        array and of the passes over it; the squares keep a relative
+        precision of 1e-7, far below the sampling noise of a tail share),
+        float64 otherwise. Dense rows go through in blocks small enough that
+        the product is shifted and squared while it is still in cache.
         """
         if self.is_sparse:
             out = self.project(U)
             out *= out
             return out
-        out = np.empty((self.n, U.shape[1]))
+        low = self._low_precision(U)
+        out = np.empty((self.n, U.shape[1]), dtype=np.float32 if low else np.float64)
 
         def square(rows, P):
-            block = out[rows]
-            block[:] = P
-            block *= block
+            np.multiply(P, P, out=out[rows])
 
-        self._dense_projections(U, square)
+        self._dense_projections(U, square, low)
         return out
 
     def projected_sqnorms(self, U):
@@ -239,8 +241,12 @@ class _Moments:
         def sqnorms(rows, P):
             out[rows] = np.einsum("ij,ij->i", P, P)
 
-        self._dense_projections(U, sqnorms)
+        self._dense_projections(U, sqnorms, self._low_precision(U))
         return out
+
+    def _low_precision(self, U):
+        """Whether the dense rows meet ``U`` in float32."""
+        return self.X.dtype == np.float32 or self._float32_products(U)
 
     def _float32_products(self, U):
         """Whether float64 rows may meet ``U`` in float32 (never, here)."""
@@ -256,35 +262,47 @@ class _Moments:
             return 1
         return max(1, min(_openmp_effective_n_threads(), self.n // (4 * block_rows)))
 
-    def _dense_projections(self, U, sink):
+    def _dense_projections(self, U, sink, low):
         """Call ``sink(rows, (x_i - c - m)^T U)`` on blocks of dense rows.
 
-        The projections are float64 arrays. float32 rows meet ``U`` in
-        float32; float64 rows too where :meth:`_float32_products` allows it,
-        shifted by ``c`` in float64 before the cast (an offset of the data
-        does not reach the product). Large passes run on threads over
-        disjoint rows (:meth:`_pass_threads`).
+        With ``low`` (see :meth:`_low_precision`) the rows meet ``U`` in
+        float32 and the projections are float32: float64 rows are shifted by
+        ``c`` in float64 before the cast, so that an offset of the data does
+        not reach the product. Otherwise float64. Large passes run on threads
+        over disjoint rows (:meth:`_pass_threads`).
         """
         m_off = self.mean_shifted() @ U
         block_rows = _SQUARE_BLOCK
-        low = self.X.dtype == np.float64 and self._float32_products(U)
-        if low and self.n * self.d <= _KEPT_FLOAT32_ENTRIES:
-            # small (a sample's rows): shifted and cast once, kept
-            if getattr(self, "_X32", None) is None:
-                self._X32 = np.subtract(self.X, self.c).astype(np.float32)
-            sink(slice(0, self.n), np.subtract(self._X32 @ U.astype(np.float32), m_off))
-            return
-        if self.X.dtype == np.float32 or not low:
+        if not low:
             off = self.c @ U + m_off
-            Ux = U.astype(self.X.dtype)
 
             def run(start, stop):
                 for rows in gen_batches(stop - start, block_rows):
                     rows = slice(start + rows.start, start + rows.stop)
-                    sink(rows, np.subtract(self.X[rows] @ Ux, off))
+                    sink(rows, np.subtract(self.X[rows] @ U, off))
 
+        elif self.X.dtype == np.float32:
+            off = (self.c @ U + m_off).astype(np.float32)
+            Ux = U.astype(np.float32)
+
+            def run(start, stop):
+                for rows in gen_batches(stop - start, block_rows):
+                    rows = slice(start + rows.start, start + rows.stop)
+                    P = self.X[rows] @ Ux
+                    P -= off
+                    sink(rows, P)
+
+        elif self.n * self.d <= _KEPT_FLOAT32_ENTRIES:
+            # small (a sample's rows): shifted and cast once, kept
+            if getattr(self, "_X32", None) is None:
+                self._X32 = np.subtract(self.X, self.c).astype(np.float32)
+            P = self._X32 @ U.astype(np.float32)
+            P -= m_off.astype(np.float32)
+            sink(slice(0, self.n), P)
+            return
         else:
             Ux = U.astype(np.float32)
+            off = m_off.astype(np.float32)
 
             def run(start, stop):
                 buf = np.empty((min(block_rows, stop - start), self.d), np.float32)
@@ -292,7 +310,9 @@ class _Moments:
                     Xb = buf[: rows.stop - rows.start]
                     rows = slice(start + rows.start, start + rows.stop)
                     np.subtract(self.X[rows], self.c, out=Xb)
-                    sink(rows, np.subtract(Xb @ Ux, m_off))
+                    P = Xb @ Ux
+                    P -= off
+                    sink(rows, P)
 
         n_threads = self._pass_threads(block_rows)
         with single_threaded_blas() if n_threads > 1 else nullcontext():

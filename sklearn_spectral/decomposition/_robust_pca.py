@@ -522,7 +522,9 @@ class RobustPCA(_BaseRobustPCA):
     @staticmethod
     def _tail_shares(S, w, eps):
         """Tail shares at window ``2 eps`` of the columns of ``S`` (n, p)."""
-        S = np.ascontiguousarray(S, dtype=np.float64)
+        S = np.ascontiguousarray(S)
+        if S.dtype != np.float32:
+            S = S.astype(np.float64, copy=False)
         if S.ndim == 1:
             S = S[:, None]
         target = 2.0 * eps * float(w.sum())
@@ -677,7 +679,7 @@ class RobustPCA(_BaseRobustPCA):
                     # shares at the stated contamination are known too
                     S, shares = cache[4], cache[6]
                 else:
-                    S = np.empty((mom.n, live))
+                    S = np.empty((mom.n, live), dtype=cache[4].dtype)
                     S[:, j0:] = cache[4][:, : live - j0]
                 if j0:
                     S[:, :j0] = mom.projected_squares(V_live[:, :j0])

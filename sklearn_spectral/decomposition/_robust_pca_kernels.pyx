@@ -82,7 +82,7 @@ cdef void _select_upper(ValueWeight* buf, Py_ssize_t size, double need,
         lo = mid + 1
 
 
-cdef double _pivot(const double* values, Py_ssize_t stride, const double* weights,
+cdef double _pivot(const floating* values, Py_ssize_t stride, const double* weights,
                    Py_ssize_t n, double share, ValueWeight* buf) noexcept nogil:
     """A value below the weighted upper ``share``-quantile, almost surely.
 
@@ -115,7 +115,7 @@ cdef double _pivot(const double* values, Py_ssize_t stride, const double* weight
     return -INFINITY
 
 
-cdef void _upper_tail(const double* values, Py_ssize_t stride, const double* weights,
+cdef void _upper_tail(const floating* values, Py_ssize_t stride, const double* weights,
                       Py_ssize_t n, double target, double weight_sum,
                       ValueWeight* buf, double* out) noexcept nogil:
     """``out = (boundary, tail_sum, total_sum, max_value)`` of one column.
@@ -203,7 +203,7 @@ def weighted_upper_tail(const double[::1] values, const double[::1] weights,
     return out[0], out[1], out[2], out[3]
 
 
-cdef void _bracket(const double[:, ::1] values, const double[::1] weights,
+cdef void _bracket(const floating[:, ::1] values, const double[::1] weights,
                    Py_ssize_t j, double share, ValueWeight* buf,
                    double* lo, double* hi) noexcept nogil:
     """Values ``lo <= hi`` around the weighted upper ``share``-quantile of column j.
@@ -243,7 +243,7 @@ cdef void _bracket(const double[:, ::1] values, const double[::1] weights,
             hi[0] = INFINITY
 
 
-def weighted_tail_shares(const double[:, ::1] values, const double[::1] weights,
+def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weights,
                          double target, int n_threads):
     """Tail share ``tail_sum / total_sum`` of every column (see weighted_upper_tail).
 
@@ -258,7 +258,8 @@ def weighted_tail_shares(const double[:, ::1] values, const double[::1] weights,
     Parameters
     ----------
     values : ndarray of shape (n, p)
-        One column per direction (squared projections).
+        One column per direction (squared projections), float32 or float64
+        (sums in float64).
     weights : ndarray of shape (n,), non-negative
     target : float
         Weight of the tail window.
@@ -274,7 +275,7 @@ def weighted_tail_shares(const double[:, ::1] values, const double[::1] weights,
     cdef double weight_sum = 0.0, v, wi, need, boundary
     cdef double above
     cdef int inside
-    cdef const double* row
+    cdef const floating* row
     cdef ValueWeight* buf
     cdef ValueWeight* cand
     cdef double out[4]
