@@ -13,6 +13,7 @@ together: each at the Sidak level of the family.
 """
 
 import math
+from functools import lru_cache
 
 from scipy.stats import norm
 
@@ -20,13 +21,18 @@ from scipy.stats import norm
 # stated contamination, or the wider windows) fails on clean Gaussian data.
 FAMILY_LEVEL = 0.01
 
+# The functions below are pure and each fit asks them the same few questions
+# many times (scipy.stats calls cost about 0.1 ms each), hence the caches.
 
+
+@lru_cache(maxsize=256)
 def kappa(eps):
     """Share of E[g^2] held by the largest 2 eps of g^2, g ~ N(0, 1)."""
     z = norm.isf(eps)
     return 2.0 * eps + 2.0 * z * norm.pdf(z)
 
 
+@lru_cache(maxsize=256)
 def _tail_share_moments(eps):
     """Standard deviation and skewness of the tail share's influence function.
 
@@ -66,6 +72,7 @@ def tail_share_sd(eps):
     return _tail_share_moments(eps)[0]
 
 
+@lru_cache(maxsize=256)
 def family_quantile(n_tests, n_rows, eps, level=FAMILY_LEVEL):
     """Standardised critical value of one of ``n_tests`` tail tests.
 
@@ -86,6 +93,7 @@ def model_slack(eps):
     return 0.25 * eps * math.log(1.0 / eps)
 
 
+@lru_cache(maxsize=1024)
 def tail_cut(eps, slack, n_rows, n_tests=1):
     """Largest tail share that passes the test at window ``2 eps``.
 
