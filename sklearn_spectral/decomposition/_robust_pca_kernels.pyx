@@ -32,14 +32,13 @@ cdef extern from *:
 
 cdef extern from "<algorithm>" namespace "std" nogil:
     void nth_element[Iter, Compare](Iter first, Iter nth, Iter last, Compare comp)
-    void sort[Iter, Compare](Iter first, Iter last, Compare comp)
 
 
 ctypedef pair[double, double] ValueWeight
 
-# Rows read to place the pivot of a tail selection, and the margin (in
-# standard errors of the sampled weight share) by which the pivot is lowered
-# so that the rows above it almost always hold the target weight.
+# Rows read to bracket the quantile of a tail selection, and the margin (in
+# standard errors of the sampled weight share) on either side of it, so that
+# the bracket almost always holds the quantile.
 cdef Py_ssize_t _PIVOT_SAMPLE = 8192
 cdef double _PIVOT_MARGIN = 5.0
 # Candidates a bracketed column may keep, as a share of the rows (the
@@ -82,18 +81,23 @@ cdef void _select_upper(ValueWeight* buf, Py_ssize_t size, double need,
         lo = mid + 1
 
 
-cdef double _pivot(const floating* values, Py_ssize_t stride, const double* weights,
-                   Py_ssize_t n, double share, ValueWeight* buf) noexcept nogil:
-    """A value below the weighted upper ``share``-quantile, almost surely.
+cdef void _bracket(const floating* values, Py_ssize_t stride,
+                   const double* weights, Py_ssize_t n, Py_ssize_t size,
+                   double share, ValueWeight* buf, double* lo,
+                   double* hi) noexcept nogil:
+    """Values ``lo <= hi`` around the weighted upper ``share``-quantile of a column.
 
-    Read off at most ``_PIVOT_SAMPLE`` evenly spaced rows, at the share plus
-    ``_PIVOT_MARGIN`` standard errors of a sampled share; minus infinity when
-    that covers every row.
+    Read off about ``size`` evenly spaced rows of the column (``values[i *
+    stride]``) into ``buf``, at the share plus and minus ``_PIVOT_MARGIN``
+    standard errors of a sampled share, so that the quantile almost always
+    lies between them; -inf / +inf where a bound would fall outside the
+    rows. ``hi`` may be NULL (only the lower bound is wanted).
     """
-    cdef Py_ssize_t step = max((n + _PIVOT_SAMPLE - 1) // _PIVOT_SAMPLE, 1)
-    cdef Py_ssize_t i = 0, m = 0
-    cdef double total = 0.0, acc = 0.0, want
-    cdef SksGreaterFirst comp
+    cdef Py_ssize_t step = max((n + size - 1) // size, 1), i = 0, m = 0
+    cdef double total = 0.0, acc = 0.0, margin, want_lo, want_hi
+    lo[0] = -INFINITY
+    if hi != NULL:
+        hi[0] = INFINITY
     while i < n:
         if weights[i] > 0:
             buf[m].first = values[i * stride]
@@ -102,17 +106,18 @@ cdef double _pivot(const floating* values, Py_ssize_t stride, const double* weig
             m += 1
         i += step
     if m < 64:
-        return -INFINITY
-    want = share + _PIVOT_MARGIN * sqrt(share * (1.0 - share) / m) + 2.0 / m
-    if want >= 1.0:
-        return -INFINITY
-    sort(buf, buf + m, comp)
-    want *= total
-    for i in range(m):
-        acc += buf[i].second
-        if acc >= want:
-            return buf[i].first
-    return -INFINITY
+        return
+    margin = _PIVOT_MARGIN * sqrt(share * (1.0 - share) / m) + 2.0 / m
+    want_lo = (share + margin) * total
+    want_hi = (share - margin) * total
+    # weighted selections, O(m) each
+    if want_lo < total:
+        _select_upper(buf, m, want_lo, lo, &acc)
+    if hi != NULL and want_hi > 0:
+        _select_upper(buf, m, want_hi, hi, &acc)
+        # rows at the value itself may belong to either side
+        if hi[0] <= lo[0]:
+            hi[0] = INFINITY
 
 
 cdef void _upper_tail(const floating* values, Py_ssize_t stride, const double* weights,
@@ -128,7 +133,9 @@ cdef void _upper_tail(const floating* values, Py_ssize_t stride, const double* w
     cdef double piv = -INFINITY, total, vmax, cand, v
     cdef double boundary, tail_sum = 0.0
     if target > 0 and weight_sum > 0:
-        piv = _pivot(values, stride, weights, n, target / weight_sum, buf)
+        # a value below the quantile, almost surely
+        _bracket(values, stride, weights, n, _PIVOT_SAMPLE, target / weight_sum,
+                 buf, &piv, NULL)
     while True:
         m = 0
         total = 0.0
@@ -201,46 +208,6 @@ def weighted_upper_tail(const double[::1] values, const double[::1] weights,
                     n, target, weight_sum, buf, out)
     free(buf)
     return out[0], out[1], out[2], out[3]
-
-
-cdef void _bracket(const floating[:, ::1] values, const double[::1] weights,
-                   Py_ssize_t j, double share, ValueWeight* buf,
-                   double* lo, double* hi) noexcept nogil:
-    """Values ``lo <= hi`` around the weighted upper ``share``-quantile of column j.
-
-    Read off at most ``_PIVOT_SAMPLE`` evenly spaced rows (and at most an
-    eighth of them), at the share plus and minus ``_PIVOT_MARGIN`` standard
-    errors of a sampled share, so that the quantile almost always lies
-    between them; -inf / +inf where a bound would fall outside the rows.
-    """
-    cdef Py_ssize_t n = values.shape[0]
-    # an eighth of the rows at most, so that the bracket costs little beside
-    # the pass over every row
-    cdef Py_ssize_t size = min(_PIVOT_SAMPLE, max(n // 8, 64))
-    cdef Py_ssize_t step = (n + size - 1) // size, i = 0, m = 0
-    cdef double total = 0.0, acc = 0.0, margin, want_lo, want_hi
-    lo[0] = -INFINITY
-    hi[0] = INFINITY
-    while i < n:
-        if weights[i] > 0:
-            buf[m].first = values[i, j]
-            buf[m].second = weights[i]
-            total += weights[i]
-            m += 1
-        i += step
-    if m < 64:
-        return
-    margin = _PIVOT_MARGIN * sqrt(share * (1.0 - share) / m) + 2.0 / m
-    want_lo = (share + margin) * total
-    want_hi = (share - margin) * total
-    # two weighted selections, O(m) each
-    if want_lo < total:
-        _select_upper(buf, m, want_lo, lo, &acc)
-    if want_hi > 0:
-        _select_upper(buf, m, want_hi, hi, &acc)
-        # rows at the value itself may belong to either side
-        if hi[0] <= lo[0]:
-            hi[0] = INFINITY
 
 
 def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weights,
@@ -320,8 +287,11 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
                     buf = <ValueWeight*> malloc(_PIVOT_SAMPLE * sizeof(ValueWeight))
                     if buf != NULL:
                         for j in prange(p, schedule="dynamic"):
-                            _bracket(values, weights, j, target / weight_sum, buf,
-                                     &lo[j], &hi[j])
+                            # at most an eighth of the rows, so that the
+                            # bracket costs little beside the pass over every row
+                            _bracket(&values[0, j], p, &weights[0], n,
+                                     min(_PIVOT_SAMPLE, max(n // 8, 64)),
+                                     target / weight_sum, buf, &lo[j], &hi[j])
                     free(buf)
             # one pass in memory order, each thread over its own range of
             # columns: the sums over the columns of a row are branch-free (and
