@@ -911,7 +911,7 @@ def test_projections_in_float32_only_where_the_variance_allows(monkeypatch, kept
     # the direction of tiny variance in float64; both stay close to the
     # exact float64 projections
     if not kept:  # the blocked pass instead of the kept float32 copy
-        monkeypatch.setattr(_robust_moments, "_KEPT_FLOAT32_ENTRIES", 0)
+        monkeypatch.setattr(_robust_moments, "_SMALL_PASS_ENTRIES", 0)
         monkeypatch.setattr(_robust_moments, "_SQUARE_BLOCK", 1000)
     rng = np.random.default_rng(0)
     n, d = 6000, 12
@@ -949,9 +949,10 @@ def test_moments_on_row_ranges_in_threads_equal_one_pass(monkeypatch):
     one = _robust_moments._DenseMoments(X, np.ones(n), shift, True, weigh=stack.weights)
     U = np.linalg.qr(rng.standard_normal((d, 3)))[0]
     monkeypatch.setattr(_robust_moments, "_SQUARE_BLOCK", 500)
-    monkeypatch.setattr(_robust_moments, "_KEPT_FLOAT32_ENTRIES", 0)
+    # no pass is small now: blocked float32 projections, on one thread here
+    monkeypatch.setattr(_robust_moments, "_SMALL_PASS_ENTRIES", 0)
+    monkeypatch.setattr(_robust_moments, "_openmp_effective_n_threads", lambda: 1)
     one_squares, one_sqnorms = one.projected_squares(U), one.projected_sqnorms(U)
-    monkeypatch.setattr(_robust_moments, "_THREADED_PASS_ENTRIES", 0)
     monkeypatch.setattr(_robust_moments, "_openmp_effective_n_threads", lambda: 3)
     calls = []
     run_on_row_ranges = _robust_moments.run_on_row_ranges

@@ -38,12 +38,11 @@ _SMALL_MOMENT = 512
 # below 1e-4 of a typical projection, far below the sampling noise of a
 # tail share, and the products take half the time.
 _FLOAT32_MIN_VARIANCE = 1e-6
-# Up to this many entries (16 MiB in float32, a sample's rows) the float32
-# shifted rows are formed once and kept for every later projection.
-_KEPT_FLOAT32_ENTRIES = 1 << 22
-# Dense passes over at least this many entries (beyond a sample's rows) that
-# form the moments run on one Python thread per core.
-_THREADED_PASS_ENTRIES = 1 << 22
+# Dense rows of at most this many entries (a sample's rows; 16 MiB in
+# float32) are passed over on one thread, and float64 ones keep their
+# float32 shifted copy for every later projection; larger passes run on one
+# Python thread per core.
+_SMALL_PASS_ENTRIES = 1 << 22
 # Dense moments: recompute S1, S2 after this many downdates, so that rounding
 # errors of the downdates do not accumulate.
 _MAX_DOWNDATES = 10
@@ -222,7 +221,7 @@ class _Moments:
             out = self.project(U)
             out *= out
             return out
-        low = self._low_precision(U)
+        low = self._float32_products(U)
         out = np.empty((self.n, U.shape[1]), dtype=np.float32 if low else np.float64)
 
         def square(rows, P):
@@ -241,31 +240,27 @@ class _Moments:
         def sqnorms(rows, P):
             out[rows] = np.einsum("ij,ij->i", P, P)
 
-        self._dense_projections(U, sqnorms, self._low_precision(U))
+        self._dense_projections(U, sqnorms, self._float32_products(U))
         return out
 
-    def _low_precision(self, U):
-        """Whether the dense rows meet ``U`` in float32."""
-        return self.X.dtype == np.float32 or self._float32_products(U)
-
     def _float32_products(self, U):
-        """Whether float64 rows may meet ``U`` in float32 (never, here)."""
-        return False
+        """Whether the dense rows meet ``U`` in float32 (float32 rows only, here)."""
+        return self.X.dtype == np.float32
 
     def _pass_threads(self, block_rows):
         """Python threads for a pass over the dense rows in blocks.
 
-        One per core from ``_THREADED_PASS_ENTRIES`` entries on, each with
-        at least four blocks; one below (a sample's rows).
+        One per core above ``_SMALL_PASS_ENTRIES`` entries, each with at
+        least four blocks; one up to it (a sample's rows).
         """
-        if self.n * self.d < _THREADED_PASS_ENTRIES:
+        if self.n * self.d <= _SMALL_PASS_ENTRIES:
             return 1
         return max(1, min(_openmp_effective_n_threads(), self.n // (4 * block_rows)))
 
     def _dense_projections(self, U, sink, low):
         """Call ``sink(rows, (x_i - c - m)^T U)`` on blocks of dense rows.
 
-        With ``low`` (see :meth:`_low_precision`) the rows meet ``U`` in
+        With ``low`` (see :meth:`_float32_products`) the rows meet ``U`` in
         float32 and the projections are float32: float64 rows are shifted by
         ``c`` in float64 before the cast, so that an offset of the data does
         not reach the product. Otherwise float64. Large passes run on threads
@@ -292,7 +287,7 @@ class _Moments:
                     P -= off
                     sink(rows, P)
 
-        elif self.n * self.d <= _KEPT_FLOAT32_ENTRIES:
+        elif self.n * self.d <= _SMALL_PASS_ENTRIES:
             # small (a sample's rows): shifted and cast once, kept
             if getattr(self, "_X32", None) is None:
                 self._X32 = np.subtract(self.X, self.c).astype(np.float32)
@@ -351,6 +346,8 @@ class _DenseMoments(_Moments):
         shifted rows; directions of smaller variance are projected in
         float64, so that round-off of the large ones does not swamp them.
         """
+        if super()._float32_products(U):
+            return True
         if self.is_sparse or not U.shape[1]:
             return False
         with self.small_products():

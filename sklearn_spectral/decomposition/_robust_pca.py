@@ -23,6 +23,7 @@ from ..utils.validation import check_min_samples, message_prefix
 from ._robust_base import _BaseRobustPCA
 from ._robust_filters import _FilterStack
 from ._robust_moments import (
+    _SMALL_PASS_ENTRIES,
     _complement,
     _dense_top,
     _DenseMoments,
@@ -506,7 +507,7 @@ class RobustPCA(_BaseRobustPCA):
             self._print_progress(f"learning the filter on a sample of {m} rows")
         # a sample this small runs faster on one BLAS thread than on several
         # (each product wakes and syncs them)
-        small = m * d <= _THREADED_SIZE * 4
+        small = m * d <= _SMALL_PASS_ENTRIES
         with (
             warnings.catch_warnings(),
             single_threaded_blas() if small else nullcontext(),
