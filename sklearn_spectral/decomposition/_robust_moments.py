@@ -169,6 +169,8 @@ class _Moments:
         self.centered = centered
         self.n, self.d = X.shape
         self.is_sparse = sparse.issparse(X)
+        # float32 copy of the shifted rows, kept for small passes
+        self._X32 = None
 
     def small_products(self):
         """Context for products with ``B`` and its eigensolves.
@@ -289,7 +291,7 @@ class _Moments:
 
         elif self.n * self.d <= _SMALL_PASS_ENTRIES:
             # small (a sample's rows): shifted and cast once, kept
-            if getattr(self, "_X32", None) is None:
+            if self._X32 is None:
                 self._X32 = np.subtract(self.X, self.c).astype(np.float32)
             P = self._X32 @ U.astype(np.float32)
             P -= m_off.astype(np.float32)
