@@ -105,8 +105,9 @@ Xp[rows] = clean.mean_ + off + np.outer(signs * t, w_img)
 # certifies the first component only and takes the others from the final
 # weights. The later components then fail the Gaussian tail test on the
 # clean heavy tail, which RobustPCA reports as a warning (printed below).
-# With ``contamination=0.1`` and ``'deflation'`` the filter keeps trimming
-# the clean tail until ``max_rounds``.
+# With ``contamination=0.1`` and ``'deflation'`` the filter trims the clean
+# tail until it has removed twice ``contamination`` of the weight, more than
+# all the outliers, and then stops without a certificate and says why.
 t0 = time.perf_counter()
 pca_img = PCA(n_components=4).fit(Xp)
 t_pca = time.perf_counter() - t0

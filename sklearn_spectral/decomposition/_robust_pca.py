@@ -103,7 +103,10 @@ class RobustPCA(_BaseRobustPCA):
         ``center='pairs'``). The default covers data with up to a tenth of
         outliers: too large a value is safe and only removes more inliers,
         while too small a value is detected by a multi-window check, which
-        warns and sets ``certified_`` to False.
+        warns and sets ``certified_`` to False. A fit that has removed more
+        than twice this share of the weight (more than all the outliers, as
+        happens on heavy-tailed inliers) stops there, warns and is not
+        certified.
     center : {True, False, 'pairs'}, default=True
         True: the mean is the weighted mean of the kept rows, updated every
         round. 'pairs': work on differences of randomly paired rows (zero
@@ -635,31 +638,27 @@ class RobustPCA(_BaseRobustPCA):
                 mom.update(changed, delta)
                 state += 1
                 removed = (n_rows - float(w.sum())) / n_rows
-                if removed > 4.0 * eps:
+                if removed > 2.0 * eps:
+                    # On Gaussian inliers the filter removes no more inlier
+                    # than outlier weight (about eps in all, measured), so
+                    # past 2 * eps more inliers than outliers have gone: the
+                    # model does not hold, and more rounds only trim inliers.
                     certified, filtering = False, False
                     warnings.warn(
                         f"{message_prefix(self)}the filter removed {removed:.3f} of "
-                        f"the weight, more than 4 * contamination = {4 * eps:.3f}: "
-                        "contamination is too small or the inliers are far from "
-                        "Gaussian; stopping without a certificate.",
+                        f"the weight, more than 2 * contamination = {2 * eps:.3f}, "
+                        "so it removed more than the outliers: the inliers look "
+                        "heavier-tailed than Gaussian (or contamination is too "
+                        "small), and more rounds would trim them further; stopping "
+                        "without a certificate.",
                         UserWarning,
                     )
                     continue
                 if rounds >= self.max_rounds:
                     certified, filtering = False, False
-                    if removed > 2.0 * eps:
-                        # more rounds would go on trimming a heavy tail
-                        why = (
-                            f"after removing {removed:.3f} of the weight, more than "
-                            f"2 * contamination: the inliers look heavier-tailed than "
-                            "Gaussian (or contamination is too small), and more "
-                            "rounds would trim them further"
-                        )
-                    else:
-                        why = "increase max_rounds"
                     warnings.warn(
                         f"{message_prefix(self)}reached max_rounds={self.max_rounds} "
-                        f"filter rounds without a certificate; {why}.",
+                        "filter rounds without a certificate; increase max_rounds.",
                         ConvergenceWarning,
                     )
                     continue
