@@ -592,10 +592,18 @@ class RobustPCA(_BaseRobustPCA):
                     break
                 c = j - cache[1]
                 if cache[4] is None or c >= cache[5] + cache[4].shape[1]:
-                    # Right after a filter round only this direction is
-                    # projected (it often fails again); otherwise one pass
-                    # over X scores every remaining direction of the solve.
-                    stop = c + 1 if state and c == 0 else cache[3].shape[1]
+                    # Before any filter round one pass over X scores every
+                    # direction of the solve (clean data pass them all).
+                    # After a round only this direction is projected (it
+                    # often fails again), then batches that double while the
+                    # directions pass: a failure wastes at most the rest of
+                    # one batch, not every later direction of the solve.
+                    if not state:
+                        stop = cache[3].shape[1]
+                    elif c == 0:
+                        stop = 1
+                    else:
+                        stop = min(cache[3].shape[1], c + 2 * cache[4].shape[1])
                     cache[4] = mom.projected_squares(cache[3][:, c:stop])
                     cache[5] = c
                     cache[6] = self._tail_shares(cache[4], w, eps)
