@@ -1023,6 +1023,20 @@ def test_filter_learnt_on_a_sample_certifies_all_rows(small_sample, kind, seed):
     assert rpca.weights_[~is_out].mean() > 0.97
 
 
+def test_filter_learnt_on_a_sample_trimmed_stops_all_rows(small_sample):
+    # heavy-tailed inliers: the sample's rounds stop on removing more than
+    # 2 * contamination; all rows inherit that verdict (no round of their
+    # own, no certificate) and the subspace is still the inliers'
+    X, is_out, params = _data(0.1, "heavy_tailed", n=8000, d=20, seed=0)
+    rpca = RobustPCA(n_components=3, random_state=0)
+    with pytest.warns(UserWarning, match="heavier-tailed than Gaussian"):
+        rpca.fit(X)
+    assert not rpca.certified_
+    assert rpca.n_iter_ - 1 == small_sample[-1] > 0
+    assert 0.15 < 1.0 - rpca.weights_.mean() < 0.25
+    assert _captured(rpca.components_, params, 1) > 0.95
+
+
 def test_filter_learnt_on_a_sample_clean_data_equals_pca(small_sample):
     # on clean data the sample passes its tests: no round, no weight removed,
     # and the fit is PCA's

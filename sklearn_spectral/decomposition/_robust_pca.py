@@ -451,9 +451,11 @@ class RobustPCA(_BaseRobustPCA):
         w = np.ones(n_rows) if weights is None else np.array(weights, dtype=np.float64)
         Mom = _DenseMoments if solver == "dense" else _MatrixFreeMoments
         v0 = rng.uniform(-1.0, 1.0, size=d)
-        learnt, rounds = [], 0
+        learnt, rounds, trimmed = [], 0, False
         if weights is None and n_rows >= _SAMPLE_MIN_RATIO * self._sample_rows(d):
-            learnt, rounds = self._learn_on_sample(rows, shift, Mom, k, rng, v0)
+            learnt, rounds, trimmed = self._learn_on_sample(
+                rows, shift, Mom, k, rng, v0
+            )
         if learnt:
             if filters is not None:
                 filters.extend(learnt)
@@ -462,7 +464,8 @@ class RobustPCA(_BaseRobustPCA):
         else:
             mom = Mom(rows, w, shift, self.center is True)
         result = self._filter(
-            mom, k, self._filter_eps(), n_rows, rng, v0, filters, rounds=rounds
+            mom, k, self._filter_eps(), n_rows, rng, v0, filters, rounds=rounds,
+            trimmed=trimmed,
         )
         self._set_attributes(X, mom, result, pairs, k)
         return rows, mom, v0, pairs
@@ -492,6 +495,9 @@ class RobustPCA(_BaseRobustPCA):
             passes its tail tests without filtering).
         rounds : int
             Their number.
+        trimmed : bool
+            Whether the sample's filter stopped on removing more than
+            ``2 * contamination`` of its weight (see :meth:`_filter`).
         """
         n_rows, d = rows.shape
         m = self._sample_rows(d)
@@ -521,7 +527,8 @@ class RobustPCA(_BaseRobustPCA):
             )
         if self.verbose:
             self._print_progress(f"applying {rounds} rounds to all {n_rows} rows")
-        return learnt, rounds
+        trimmed = float(mom.w.sum()) < (1.0 - 2.0 * eps) * m
+        return learnt, rounds, trimmed
 
     @staticmethod
     def _tail_shares(S, w, eps):
@@ -548,6 +555,7 @@ class RobustPCA(_BaseRobustPCA):
         rounds=0,
         later_cut=None,
         final_tests=True,
+        trimmed=False,
     ):
         """The filter loop; returns (V, rounds, certified).
 
@@ -560,15 +568,23 @@ class RobustPCA(_BaseRobustPCA):
         the cut ``later_cut`` when given (a sample that has shown outliers is
         filtered until it passes the cut that all the rows will face).
         ``final_tests=False`` skips the closing tests of the components at
-        the final weights (a sample's rounds need none).
+        the final weights (a sample's rounds need none). A fit stops without
+        a certificate once more than ``2 * eps`` of the weight is removed:
+        on Gaussian inliers the filter removes no more inlier than outlier
+        weight (about ``eps`` in all, measured), so past that more inliers
+        than outliers have gone, the model does not hold, and more rounds
+        only trim inliers. ``trimmed`` says that the rounds learnt on a
+        sample stopped so: then no round runs on these rows.
         """
         d = mom.d
         n_tests = self._n_tests(k, n_rows, d)
         cut = tail_cut(eps, self.slack, n_rows, n_tests)
         w = mom.w
         V = np.zeros((d, 0))
-        certified = True
-        filtering = True
+        certified = not trimmed
+        filtering = not trimmed
+        if trimmed:
+            self._warn_trimmed((n_rows - float(w.sum())) / n_rows, eps)
         state = 0
         # [state, j0, evals, evecs, squared projections or None, first column,
         #  their tail shares]
@@ -647,20 +663,8 @@ class RobustPCA(_BaseRobustPCA):
                 state += 1
                 removed = (n_rows - float(w.sum())) / n_rows
                 if removed > 2.0 * eps:
-                    # On Gaussian inliers the filter removes no more inlier
-                    # than outlier weight (about eps in all, measured), so
-                    # past 2 * eps more inliers than outliers have gone: the
-                    # model does not hold, and more rounds only trim inliers.
                     certified, filtering = False, False
-                    warnings.warn(
-                        f"{message_prefix(self)}the filter removed {removed:.3f} of "
-                        f"the weight, more than 2 * contamination = {2 * eps:.3f}, "
-                        "so it removed more than the outliers: the inliers look "
-                        "heavier-tailed than Gaussian (or contamination is too "
-                        "small), and more rounds would trim them further; stopping "
-                        "without a certificate.",
-                        UserWarning,
-                    )
+                    self._warn_trimmed(removed, eps)
                     continue
                 if rounds >= self.max_rounds:
                     certified, filtering = False, False
@@ -697,6 +701,17 @@ class RobustPCA(_BaseRobustPCA):
                 S, w, eps, n_rows, cut, deflation, n_tests, shares
             )
         return V, rounds, certified
+
+    def _warn_trimmed(self, removed, eps):
+        """Warn that the filter stopped on removing more than ``2 * eps``."""
+        warnings.warn(
+            f"{message_prefix(self)}the filter removed {removed:.3f} of the "
+            f"weight, about 2 * contamination = {2 * eps:.3f} or more, more than "
+            "the outliers: the inliers look heavier-tailed than Gaussian (or "
+            "contamination is too small), and more rounds would trim them "
+            "further; stopping without a certificate.",
+            UserWarning,
+        )
 
     def _final_tail_tests(
         self, S, w, eps, n_rows, cut, deflation, n_tests, shares=None
