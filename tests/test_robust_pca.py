@@ -729,6 +729,98 @@ def test_pca_api_matches_pca_on_clean_data():
     np.testing.assert_allclose(est.get_precision(), pca.get_precision(), atol=1e-10)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_whitening_gives_unit_variance_as_pca(seed):
+    # scikit-learn's whitening test on clean data: unit variance and zero
+    # mean per coordinate, fit_transform equal to transform, and PCA's
+    # whitened coordinates up to sign where no weight was removed
+    X = _clean(n=400, d=8, seed=seed) * np.linspace(10.0, 0.5, 8)
+    est = RobustPCA(n_components=5, whiten=True, random_state=0)
+    Z = est.fit_transform(X)
+    assert Z.shape == (400, 5)
+    np.testing.assert_allclose(est.transform(X), Z, rtol=1e-10, atol=1e-12)
+    w = est.weights_.astype(np.float64)
+    mean = w @ Z / w.sum()
+    var = w @ (Z - mean) ** 2 / (w.sum() - 1.0)
+    np.testing.assert_allclose(var, np.ones(5), rtol=1e-8)
+    np.testing.assert_allclose(mean, np.zeros(5), atol=1e-10)
+    plain = RobustPCA(n_components=5, random_state=0).fit(X)
+    assert plain.transform(X).std(axis=0).std() > 1.0
+    if np.all(w == 1.0):
+        pca = PCA(n_components=5, whiten=True, svd_solver="covariance_eigh")
+        np.testing.assert_allclose(
+            np.abs(est.transform(X)), np.abs(pca.fit_transform(X)), atol=1e-8
+        )
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_inverse_transform_undoes_transform(whiten):
+    # scikit-learn's PCA inverse test: nearly rank-two data with a large mean
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3)
+    X[:, 1] *= 0.00001
+    X += [5, 4, 3]
+    est = RobustPCA(n_components=2, whiten=whiten, random_state=0).fit(X)
+    np.testing.assert_allclose(est.inverse_transform(est.transform(X)), X, rtol=5e-6)
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("share", [0.3, 0.8, 0.95, 0.999])
+def test_n_components_float_counts_as_pca_on_clean_data(seed, share):
+    # scikit-learn's test of n_components as a share of the variance: the
+    # fewest components above it, the same count as PCA's where the fit is
+    # PCA's (no weight removed)
+    rng = np.random.RandomState(seed)
+    Q = np.linalg.qr(rng.standard_normal((12, 12)))[0]
+    X = rng.standard_normal((800, 12)) * np.geomspace(5.0, 0.2, 12) @ Q + 3.0
+    est = RobustPCA(n_components=share, random_state=0).fit(X)
+    full = RobustPCA(random_state=0).fit(X)
+    k = est.n_components_
+    ratio = np.cumsum(full.explained_variance_ratio_)
+    if np.array_equal(est.weights_, full.weights_):
+        assert k == int(np.searchsorted(ratio, share, side="right")) + 1
+        np.testing.assert_allclose(
+            est.explained_variance_ratio_, full.explained_variance_ratio_[:k],
+            rtol=1e-8,
+        )
+    assert est.explained_variance_ratio_.sum() > share
+    assert est.explained_variance_ratio_[:-1].sum() <= share
+    if np.all(est.weights_ == 1.0):
+        assert k == PCA(n_components=share, svd_solver="full").fit(X).n_components_
+
+
+def test_n_components_float_just_below_the_total_keeps_every_component():
+    # scikit-learn's "mostly explained variance ratio" test on iris
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data
+    full = RobustPCA(random_state=0).fit(X)
+    share = float(np.cumsum(full.explained_variance_ratio_)[-2])
+    est = RobustPCA(n_components=share, random_state=0).fit(X)
+    assert est.n_components_ == X.shape[1]
+
+
+def test_n_components_float_on_contaminated_data_counts_the_inliers():
+    # PCA's count is set by the outliers' variance; ours by the inliers'
+    X, _, params = make_contaminated_gaussian(
+        5000, 30, contamination=0.1, outlier_kind="multi_direction",
+        covariance="decaying", return_params=True, random_state=0,
+    )
+    ratio = np.cumsum(params["eigenvalues"]) / params["eigenvalues"].sum()
+    for share in (0.3, 0.6, 0.9):
+        oracle = int(np.searchsorted(ratio, share, side="right")) + 1
+        est = RobustPCA(n_components=share, random_state=0).fit(X)
+        assert est.certified_
+        assert abs(est.n_components_ - oracle) <= 1
+        assert est.explained_variance_ratio_.sum() > share
+
+
+def test_n_components_float_needs_fit():
+    X = _clean(n=200, d=5)
+    with pytest.raises(ValueError, match="RobustPCA: n_components=0.9.*needs fit"):
+        RobustPCA(n_components=0.9).partial_fit(X)
+
+
 def test_singular_values_are_norms_of_the_projections():
     X = _clean(n=300, d=8, seed=1)
     est = RobustPCA(n_components=4, random_state=0).fit(X)

@@ -82,8 +82,16 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             reset=False,
         )
 
+    def _whitening_scale(self, dtype):
+        """``sqrt(explained_variance_)``, floored at the dtype's epsilon."""
+        scale = np.sqrt(self.explained_variance_.astype(dtype))
+        return np.maximum(scale, np.finfo(dtype).eps)
+
     def transform(self, X):
         """Project ``X`` on the robust components: ``(X - mean_) @ components_.T``.
+
+        With ``whiten=True`` each coordinate is then divided by the square
+        root of its ``explained_variance_``.
 
         Parameters
         ----------
@@ -93,16 +101,21 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Returns
         -------
         X_new : ndarray of shape (n_samples, `n_components_`)
-            Coordinates, in the dtype of the fitted attributes.
+            Coordinates, in the dtype of ``X``.
         """
         X = self._validate_fitted_input(X)
         C = self.components_.astype(X.dtype, copy=False)
         out = X @ C.T
         out = np.asarray(out) - (self.mean_.astype(X.dtype) @ C.T)
+        if self.whiten:
+            out /= self._whitening_scale(out.dtype)
         return out
 
     def inverse_transform(self, X):
         """Map coordinates back: ``X @ components_ + mean_``.
+
+        With ``whiten=True`` the coordinates are first multiplied by the
+        square roots of ``explained_variance_``, undoing :meth:`transform`.
 
         Parameters
         ----------
@@ -118,7 +131,10 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = np.asarray(X)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-        return X @ self.components_.astype(X.dtype) + self.mean_.astype(X.dtype)
+        C = self.components_.astype(X.dtype)
+        if self.whiten:
+            C = C * self._whitening_scale(X.dtype)[:, None]
+        return X @ C + self.mean_.astype(X.dtype)
 
     def _model_variances(self):
         """Variances of the probabilistic-PCA model, floored for finiteness.
@@ -138,7 +154,9 @@ class _BaseRobustPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``noise_variance_`` on the complement of the components: the model
         :meth:`score_samples` evaluates, and that of
         :meth:`sklearn.decomposition.PCA.get_covariance` (which also gives
-        ``noise_variance_`` to a component of smaller variance).
+        ``noise_variance_`` to a component of smaller variance). It is the
+        covariance of the data with ``whiten=True`` too, which only changes
+        the coordinates of :meth:`transform`.
 
         Returns
         -------

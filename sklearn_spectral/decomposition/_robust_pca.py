@@ -15,7 +15,7 @@ from scipy import linalg, sparse
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ..utils._threading import _openmp_effective_n_threads, single_threaded_blas
@@ -94,10 +94,14 @@ class RobustPCA(_BaseRobustPCA):
 
     Parameters
     ----------
-    n_components : int or None, default=None
+    n_components : int, float or None, default=None
         Number of components. None keeps ``min(n_samples, n_features)``
         (with ``partial_fit``: the rows of the first complete batch), as
-        :class:`~sklearn.decomposition.PCA` does.
+        :class:`~sklearn.decomposition.PCA` does. A float in (0, 1) keeps the
+        fewest components whose share of the variance of the kept rows
+        exceeds it, as PCA does with such a float; the filter then stops
+        certifying components as soon as that share is reached (``fit``
+        only).
     contamination : float in (0, 0.25], default=0.1
         Upper bound on the fraction of outlying rows (at most 0.125 with
         ``center='pairs'``). The default covers data with up to a tenth of
@@ -107,6 +111,12 @@ class RobustPCA(_BaseRobustPCA):
         than twice this share of the weight (more than all the outliers, as
         happens on heavy-tailed inliers) stops there, warns and is not
         certified.
+    whiten : bool, default=False
+        Divide the coordinates that :meth:`transform` returns by the square
+        roots of ``explained_variance_``, so that the inliers' coordinates
+        have unit variance, as :class:`~sklearn.decomposition.PCA` does with
+        ``whiten=True``. False by default, as in PCA: whitening discards the
+        relative variances of the components, which later steps may need.
     center : {True, False, 'pairs'}, default=True
         True: the mean is the weighted mean of the kept rows, updated every
         round. 'pairs': work on differences of randomly paired rows (zero
@@ -281,8 +291,13 @@ class RobustPCA(_BaseRobustPCA):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_components": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            None,
+        ],
         "contamination": [Interval(numbers.Real, 0, 0.25, closed="right")],
+        "whiten": ["boolean"],
         "center": ["boolean", StrOptions({"pairs"})],
         "solver": [StrOptions({"auto", "dense", "matrix_free"})],
         "power_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -299,6 +314,7 @@ class RobustPCA(_BaseRobustPCA):
         n_components=None,
         *,
         contamination=0.1,
+        whiten=False,
         center=True,
         solver="auto",
         power_iterations=16,
@@ -311,6 +327,7 @@ class RobustPCA(_BaseRobustPCA):
     ):
         self.n_components = n_components
         self.contamination = contamination
+        self.whiten = whiten
         self.center = center
         self.solver = solver
         self.power_iterations = power_iterations
@@ -353,7 +370,7 @@ class RobustPCA(_BaseRobustPCA):
         )
         k = self.n_components
         limit = min(n, d)
-        if k is None:
+        if k is None or self._variance_share() is not None:
             k = limit
         elif k > limit:
             raise ValueError(
@@ -361,6 +378,13 @@ class RobustPCA(_BaseRobustPCA):
                 f"min(n_samples, n_features) = {limit}."
             )
         return k
+
+    def _variance_share(self):
+        """The share of variance a float ``n_components`` asks for, else None."""
+        k = self.n_components
+        if isinstance(k, numbers.Real) and not isinstance(k, numbers.Integral):
+            return float(k)
+        return None
 
     def _choose_solver(self, X):
         if self.solver != "auto":
@@ -465,7 +489,7 @@ class RobustPCA(_BaseRobustPCA):
             mom = Mom(rows, w, shift, self.center is True)
         result = self._filter(
             mom, k, self._filter_eps(), n_rows, rng, v0, filters, rounds=rounds,
-            trimmed=trimmed,
+            trimmed=trimmed, share=self._variance_share(),
         )
         self._set_attributes(X, mom, result, pairs, k)
         return rows, mom, v0, pairs
@@ -523,7 +547,8 @@ class RobustPCA(_BaseRobustPCA):
         ):
             warnings.simplefilter("ignore")
             _, rounds, _ = self._filter(
-                mom, k, eps, m, rng, v0, learnt, later_cut=later_cut, final_tests=False
+                mom, k, eps, m, rng, v0, learnt, later_cut=later_cut,
+                final_tests=False, share=self._variance_share(),
             )
         if self.verbose:
             self._print_progress(f"applying {rounds} rounds to all {n_rows} rows")
@@ -556,6 +581,7 @@ class RobustPCA(_BaseRobustPCA):
         later_cut=None,
         final_tests=True,
         trimmed=False,
+        share=None,
     ):
         """The filter loop; returns (V, rounds, certified).
 
@@ -574,7 +600,9 @@ class RobustPCA(_BaseRobustPCA):
         weight (about ``eps`` in all, measured), so past that more inliers
         than outliers have gone, the model does not hold, and more rounds
         only trim inliers. ``trimmed`` says that the rounds learnt on a
-        sample stopped so: then no round runs on these rows.
+        sample stopped so: then no round runs on these rows. With ``share``,
+        the loop stops once the components found hold more than that share
+        of the trace of the weighted moment.
         """
         d = mom.d
         n_tests = self._n_tests(k, n_rows, d)
@@ -592,6 +620,8 @@ class RobustPCA(_BaseRobustPCA):
         deflation = self.components_strategy == "deflation"
         null_tol = self._null_variance(mom, n_rows)
         live = k  # components with variance above round-off
+        # the components' variance at the weights of filter state explained[1]
+        explained = [0.0, 0]
         for j in range(k):
             while True:
                 stale = cache is None or cache[0] != state
@@ -675,6 +705,17 @@ class RobustPCA(_BaseRobustPCA):
                     )
                     continue
             V = np.hstack([V, v[:, None]])
+            if share is not None:
+                if explained[1] == state:
+                    # v is an eigenvector of the moment at these weights
+                    explained[0] += float(cache[2][j - cache[1]])
+                else:
+                    with mom.small_products():
+                        explained[0] = float(np.einsum("ij,ij->", V, mom.matmat(V)))
+                    explained[1] = state
+                if explained[0] > share * mom.trace():
+                    break
+        live = min(live, V.shape[1])
 
         if filtering and live and final_tests:
             V_live = V[:, :live]
@@ -786,6 +827,12 @@ class RobustPCA(_BaseRobustPCA):
         M = V.T @ mom.matmat(V)
         evals, R = linalg.eigh(0.5 * (M + M.T))
         evals, R = evals[::-1], R[:, ::-1]
+        share = self._variance_share()
+        if share is not None:
+            # the fewest components above the share, as PCA counts them
+            ratio = np.cumsum(evals) / max(mom.trace(), 1e-300)
+            k = min(int(np.searchsorted(ratio, share, side="right")) + 1, evals.size)
+            evals, R = evals[:k], R[:, :k]
         weights = _row_weights(X.shape[0], mom.w, pairs)
         if pairs is not None:
             mean = np.asarray(weights @ X).ravel() / max(weights.sum(), 1e-300)
@@ -811,6 +858,11 @@ class RobustPCA(_BaseRobustPCA):
     def _check_stream_settings(self, n_features):
         """Checks of the first partial_fit call that do not depend on its rows."""
         self._check_pairs_contamination()
+        if self._variance_share() is not None:
+            raise ValueError(
+                f"{message_prefix(self)}n_components={self.n_components}, a share "
+                "of the variance, needs fit; partial_fit takes an int or None."
+            )
         if self.n_components is not None and self.n_components > n_features:
             raise ValueError(
                 f"{message_prefix(self)}n_components={self.n_components} must be "
