@@ -1071,6 +1071,84 @@ def test_moments_on_row_ranges_in_threads_equal_one_pass(monkeypatch):
     assert calls == [2, 3, 3]
 
 
+def test_leading_sums_are_the_unweighted_sums_of_the_first_rows(monkeypatch):
+    monkeypatch.setattr(_robust_moments, "_MOMENT_BLOCK_ELEMENTS", 100)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5000, 6)) + 2.0
+    shift = np.median(X, axis=0)
+    head = _robust_moments._LeadingSums(X, shift)
+    head._thread.join()  # let it run to the end before stopping it
+    rows, S1, S2 = head.finish()
+    assert rows == 5000
+    Xs = X - shift
+    np.testing.assert_allclose(S1, Xs.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(S2, Xs.T @ Xs, rtol=1e-12)
+    # stopped early or not, the sums are those of whole leading blocks
+    for _ in range(5):
+        rows, S1, S2 = _robust_moments._LeadingSums(X, shift).finish()
+        assert rows % 1024 == 0 or rows == 5000
+        np.testing.assert_allclose(
+            S2, Xs[:rows].T @ Xs[:rows], rtol=1e-12, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("far", [1.0, 1e9])
+def test_moments_from_leading_sums_equal_one_pass(monkeypatch, far):
+    # the leading rows' unweighted sums, weighed and downdated by the rows
+    # below full weight, give the moments of the one pass; outliers so far
+    # out that the downdate would lose the kept rows to rounding (far=1e9)
+    # have those rows summed anew
+    from sklearn_spectral.decomposition._robust_filters import _FilterStack
+
+    rng = np.random.default_rng(0)
+    n, d = 9000, 7
+    X = rng.standard_normal((n, d)) + 3.0
+    X[rng.choice(n, 900, replace=False)] *= far * 20.0
+    shift = np.median(X, axis=0)
+    Zt = rng.standard_normal((2, d))
+    stack = _FilterStack([(Zt, shift, 4.0, 30.0 * far**2)], shift)
+    monkeypatch.setattr(_robust_moments, "_MOMENT_BLOCK_ELEMENTS", 100)
+    one = _robust_moments._DenseMoments(X, np.ones(n), shift, True, weigh=stack.weights)
+    assert 100 < np.sum(one.w < 1) and np.sum(one.w == 0) > 100
+    for r in (0, 2048, 5000, n):
+        Xs = X[:r] - shift
+        leading = (r, Xs.sum(axis=0), Xs.T @ Xs)
+        two = _robust_moments._DenseMoments(
+            X, np.ones(n), shift, True, weigh=stack.weights, leading=leading
+        )
+        np.testing.assert_array_equal(two.w, one.w)
+        np.testing.assert_allclose(two.S1, one.S1, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(two.S2, one.S2, rtol=1e-9, atol=1e-8)
+        np.testing.assert_allclose(two.B(), one.B(), rtol=1e-8, atol=1e-10)
+
+
+def test_sample_beside_leading_sums_gives_the_same_fit(small_sample, monkeypatch):
+    # the sample's rounds learnt while another thread sums the leading rows:
+    # the same fit as without
+    from sklearn_spectral.decomposition import _robust_pca
+
+    X, _, _ = _data(0.1, "multi_direction", n=20000, d=20, seed=0)
+    ref = RobustPCA(n_components=3, random_state=0).fit(X)
+    finished = []
+    finish = _robust_moments._LeadingSums.finish
+
+    def spy(self):
+        out = finish(self)
+        finished.append(out[0])
+        return out
+
+    monkeypatch.setattr(_robust_moments._LeadingSums, "finish", spy)
+    monkeypatch.setattr(_robust_pca.RobustPCA, "_overlap_sample", lambda *a: True)
+    est = RobustPCA(n_components=3, random_state=0).fit(X)
+    assert len(finished) == 1 and small_sample[-1] > 0
+    assert est.certified_ == ref.certified_ and est.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(est.weights_, ref.weights_)
+    np.testing.assert_allclose(est.components_, ref.components_, atol=1e-10)
+    np.testing.assert_allclose(
+        est.explained_variance_, ref.explained_variance_, rtol=1e-10
+    )
+
+
 @pytest.fixture
 def small_sample(monkeypatch):
     """Learn the filter on a sample from a few thousand rows on."""
