@@ -4,7 +4,8 @@ Methods, all on the same precomputed affinity:
 
 * ``ours``: ``AMGSpectralClustering(K, affinity="precomputed", random_state=0)``
   (``max_hierarchies="auto"``); ``ours + attributes`` adds the vertex
-  attributes (SBMs only);
+  attributes (SBMs only); ``ours refine`` sets ``refine=True`` (the
+  labelling refined by modularity);
 * ``SpectralClustering(affinity="precomputed", eigen_solver=...,
   random_state=0)`` with ``'arpack'``, ``'lobpcg'`` and ``'amg'`` (pyamg;
   skipped with a note when it is not installed). On SBMs, where they cannot
@@ -402,6 +403,11 @@ bench.add_method(
     "ours + attributes",
     lambda data: ours(data, with_attributes=True),
     skip=lambda case: "no attributes" if case["graph"] != "sbm" else None,
+    extra=phase_times,
+)
+bench.add_method(
+    "ours refine",
+    lambda data: ours(data, refine=True),
     extra=phase_times,
 )
 bench.add_method(

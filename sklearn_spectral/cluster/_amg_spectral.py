@@ -34,6 +34,12 @@ from ..utils.graph import (
 from ..utils.validation import check_integer_codes, check_min_samples, message_prefix
 from ._amg_setup import bootstrap, pinned_laplacian
 from ._kmeans_restarts import _kmeans_restarts, _kmeans_single
+from ._modularity_refine import (
+    _merge_clusters,
+    _modularity,
+    _modularity_moves,
+    _split_clusters,
+)
 
 __all__ = ["AMGSpectralClustering"]
 
@@ -92,6 +98,51 @@ _POOR_RATE = 0.99
 # A level whose two sweeps leave more than this share of the non-zeros is
 # coarsened further before it is stored (expander-like graphs).
 _MERGE_RATIO = 0.5
+
+
+# The modularity refinement: at most this many split-and-merge rounds (each
+# stops the refinement unless it raises the modularity), and this many sweeps
+# of single-vertex moves per round (they stop at the first without a move:
+# 2-8 sweeps on the benchmark graphs).
+_REFINE_MAX_ROUNDS = 10
+_REFINE_MAX_SWEEPS = 50
+
+
+def _refine_labels(A, X, labels, n_clusters, *, max_iter, n_threads,
+                   max_rounds=_REFINE_MAX_ROUNDS, max_sweeps=_REFINE_MAX_SWEEPS):
+    """Raise the modularity of ``labels`` on ``A``, ``n_clusters`` kept.
+
+    Single-vertex moves first; then rounds of: every cluster cut in two by
+    2-means on its rows of ``X`` (``max_iter`` Lloyd iterations), the
+    ``2 n_clusters`` pieces merged back greedily by modularity, and moves
+    again. A round is kept only when it raises the modularity; the first
+    that does not ends the refinement, so the result is a fixed point
+    (refining it again returns it unchanged, unless ``max_rounds`` or
+    ``max_sweeps`` cut it short) and its modularity is never below that of
+    ``labels``.
+
+    Returns
+    -------
+    labels : ndarray of shape (n,), int64, values in [0, n_clusters)
+    modularity : float
+    n_rounds : int, the rounds kept
+    """
+    graph = (A.indptr, A.indices, A.data)
+    labels = np.array(labels, dtype=np.int64)
+    _modularity_moves(*graph, labels, n_clusters, max_sweeps)
+    q = _modularity(*graph, labels, n_clusters)
+    n_rounds = 0
+    while n_rounds < max_rounds:
+        pieces = _split_clusters(X, labels, n_clusters, max_iter, n_threads)
+        merged = _merge_clusters(*graph, pieces, 2 * n_clusters, n_clusters)
+        candidate = merged[pieces]
+        _modularity_moves(*graph, candidate, n_clusters, max_sweeps)
+        q_candidate = _modularity(*graph, candidate, n_clusters)
+        if not q_candidate > q:
+            break
+        labels, q = candidate, q_candidate
+        n_rounds += 1
+    return labels, float(q), n_rounds
 
 
 def _early_stop(scores, patience=_RESTART_PATIENCE, rtol=_RESTART_RTOL):
@@ -609,7 +660,8 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     error the previous ones leave on ``L x = 0``; those algebraically smooth
     vectors span an approximation of the low spectrum of the Laplacian.
     K-means on the rows of their orthonormal basis, with many short
-    restarts kept by modularity, gives the clusters. Categorical vertex
+    restarts kept by modularity, gives the clusters (refined by modularity
+    with ``refine=True``). Categorical vertex
     attributes join as extra vertices (one per attribute value) linked to
     their holders; the points K-means sees are then the vertex's embedding
     concatenated with those of its attribute vertices. The cost is linear in
@@ -735,6 +787,27 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
     selection : {"modularity", "inertia"}, default="modularity"
         Which restart is kept: the highest modularity of the labelling on
         the input graph, or the lowest K-means inertia (ties: the first).
+    refine : bool, default=False
+        Whether to refine the kept labelling by modularity on the input
+        graph (without ``attributes`` only). Off by default, the labels are
+        those of K-means on the embedding. On: single-vertex moves to the
+        neighbouring cluster that raises the modularity most, then rounds
+        that cut every cluster in two by 2-means on its rows of the
+        embedding, merge the ``2 n_clusters`` pieces back greedily by
+        modularity and move vertices again, each round kept only if it
+        raises the modularity (at most 10 rounds). The modularity never
+        falls, refining the result again leaves it unchanged, and it costs
+        O(nnz) per sweep of moves and O(n dimensions) per round, a few
+        K-means restarts' worth. Why: K-means on the embedding follows the
+        normalised cut, which modularity's volume term does not weigh the
+        same way, so on pixel graphs it leaves clusters of very unequal
+        volume (objects apart from their background) where modularity
+        prefers equal-volume tiles that cut a little more weight. Use it
+        when modularity is the goal; it departs from normalised spectral
+        clustering (on a disk in an image with ``n_clusters=2`` it cuts the
+        image in halves instead of finding the disk). With attributes it is
+        skipped, since it would optimise the structure alone and undo what
+        the attributes add.
     n_jobs : int, default=None
         Parallelism of the neighbour search. With ``"nearest_neighbors"``
         the number of OpenMP threads of the kNN graph builder; None uses the
@@ -795,10 +868,12 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         converged and preconditioning hierarchy.
     n_restarts_ : int
         K-means restarts run (at most ``n_init``).
+    n_refine_rounds_ : int
+        Split-and-merge rounds the refinement kept (0 with ``refine=False``).
     modularity_ : float
         Modularity of ``labels_`` on ``affinity_matrix_``.
     inertia_ : float
-        K-means inertia of the kept restart.
+        K-means inertia of the kept restart (before the refinement).
     n_components_ : int
         Connected components of the graph (with attribute vertices if any).
     operator_complexity_ : ndarray of shape (``n_hierarchies_``,)
@@ -817,8 +892,9 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         check and the factorisation, only when one was made),
         ``"bootstrap"`` (all hierarchies, split into ``"hierarchy setup"``
         and ``"test iterations"``), ``"svd"`` (the starting basis),
-        ``"ritz"`` (the refinement, with ``embedding="ritz"`` only) and
-        ``"kmeans"`` (the restarts and their selection).
+        ``"ritz"`` (the refinement, with ``embedding="ritz"`` only),
+        ``"kmeans"`` (the restarts and their selection) and ``"refine"``
+        (the modularity refinement, only when it ran).
     n_features_in_ : int
         Number of features (columns) of ``X``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -937,6 +1013,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "selection": [StrOptions({"modularity", "inertia"})],
+        "refine": ["boolean"],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -965,6 +1042,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         n_init=100,
         kmeans_max_iter=10,
         selection="modularity",
+        refine=False,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -989,6 +1067,7 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.kmeans_max_iter = kmeans_max_iter
         self.selection = selection
+        self.refine = refine
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -1120,6 +1199,17 @@ class AMGSpectralClustering(ClusterMixin, BaseEstimator):
         tic = time.perf_counter()
         self._cluster(A, global_codes, block, rng)
         timings["kmeans"] = time.perf_counter() - tic
+        self.n_refine_rounds_ = 0
+        if self.refine and global_codes.shape[1] == 0 and K > 1:
+            tic = time.perf_counter()
+            work = n * self.embedding_.shape[1] * self.kmeans_max_iter
+            self.labels_, self.modularity_, self.n_refine_rounds_ = _refine_labels(
+                A, np.ascontiguousarray(self.embedding_), self.labels_, K,
+                max_iter=self.kmeans_max_iter,
+                n_threads=(_openmp_effective_n_threads()
+                           if work > _KMEANS_MIN_WORK else 1),
+            )
+            timings["refine"] = time.perf_counter() - tic
         self.phase_times_ = timings
         for phase, seconds in timings.items():
             self._log(f"{phase}: {seconds:.3f}s")
