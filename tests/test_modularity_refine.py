@@ -216,3 +216,25 @@ def test_estimator_refine_skipped_with_attributes():
                                         refine=True).fit(A, attributes=att)
     np.testing.assert_array_equal(refined.labels_, plain.labels_)
     assert "refine" not in refined.phase_times_
+
+
+def test_estimator_refine_stops_restarts_early_whatever_the_threads():
+    from threadpoolctl import threadpool_limits
+
+    A, graph, y = _weighted_sbm(1500, 6, seed=4)
+    plain = AMGSpectralClustering(6, affinity="precomputed", random_state=0).fit(A)
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="openmp"):
+            fits.append(AMGSpectralClustering(6, affinity="precomputed",
+                                              random_state=0, refine=True).fit(A))
+    refined = fits[0]
+    # Small graph: all 100 restarts without the refinement; with it they
+    # stop once 5 in a row have not raised the best modularity.
+    assert plain.n_restarts_ == 100
+    assert refined.n_restarts_ < 20
+    assert fits[1].n_restarts_ == refined.n_restarts_
+    np.testing.assert_array_equal(fits[1].labels_, refined.labels_)
+    assert refined.modularity_ >= plain.modularity_ - 1e-3
+    assert (adjusted_rand_score(y, refined.labels_)
+            >= adjusted_rand_score(y, plain.labels_) - 0.01)
