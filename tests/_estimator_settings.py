@@ -94,7 +94,7 @@ def _fit_modularity(estimator, X, y=None):
 
 ESTIMATOR_SETTINGS["AMGSpectralClustering"] = {
     # Both smoothers x both matchings, rbf affinity, pattern Laplacian with
-    # inertia selection. 'precomputed' is tested in
+    # inertia selection, the modularity refinement. 'precomputed' is tested in
     # tests/test_amg_spectral_clustering.py (the common checks feed it
     # feature matrices).
     "check_params": [
@@ -102,6 +102,7 @@ ESTIMATOR_SETTINGS["AMGSpectralClustering"] = {
         {"smoother": "l1_jacobi", "matching": "preis"},
         {"affinity": "rbf"},
         {"weighted": False, "selection": "inertia"},
+        {"refine": True},
     ],
     "grid": {"n_neighbors": [5, 10]},
     "scoring": _fit_modularity,

@@ -227,8 +227,10 @@ cdef void _bisect(const double* X, const long long* rows, Py_ssize_t m,
     for k in range(d):
         for l in range(k + 1, d):
             cov[k * d + l] = cov[l * d + k]
-    # Power iterations from the diagonal (a fixed start, never orthogonal to
-    # a direction of non-zero variance unless that variance is zero).
+    # Power iterations from the diagonal: a fixed start. Were it orthogonal
+    # to the principal direction (contrived covariances), the cut would
+    # follow another direction of the cluster, still a 2-means start; the
+    # round that uses it is kept only if it raises the modularity.
     for k in range(d):
         v[k] = cov[k * d + k]
     for _ in range(_POWER_ITERATIONS):
