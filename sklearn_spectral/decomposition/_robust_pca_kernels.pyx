@@ -210,6 +210,73 @@ def weighted_upper_tail(const double[::1] values, const double[::1] weights,
     return out[0], out[1], out[2], out[3]
 
 
+cdef int _tail_pass(const floating* values, Py_ssize_t p, const double* weights,
+                    Py_ssize_t n, Py_ssize_t j0, Py_ssize_t j1, const double* lo,
+                    const double* hi, double* totals, double* tail_w,
+                    double* tail_sum, double* cand_w, Py_ssize_t* counts,
+                    ValueWeight* cand, Py_ssize_t cap) noexcept nogil:
+    """The pass of ``weighted_tail_shares`` over columns ``j0:j1``; 1 if out of memory.
+
+    For each column: the weighted sum of all values, the weight and weighted
+    sum of those above ``hi``, and the values in ``[lo, hi]`` (with their
+    weights, into the column's ``cap + 1`` slots of ``cand``). The sums of a
+    row over the columns are branch-free (and vectorise); past ``cap``
+    candidates a column's writes go to a spare slot, and its count tells the
+    caller to redo it. The sums run in arrays of this call's own, written
+    out at the end, so that threads on neighbouring columns do not share
+    cache lines.
+    """
+    cdef Py_ssize_t m = j1 - j0, i, j, c
+    cdef double wi, v, above
+    cdef int inside
+    cdef const floating* row
+    cdef double* acc = <double*> malloc(4 * m * sizeof(double))
+    cdef Py_ssize_t* cnt = <Py_ssize_t*> malloc(m * sizeof(Py_ssize_t))
+    cdef double* tot
+    cdef double* tw
+    cdef double* ts
+    cdef double* cw
+    if acc == NULL or cnt == NULL:
+        free(acc)
+        free(cnt)
+        return 1
+    tot, tw, ts, cw = acc, acc + m, acc + 2 * m, acc + 3 * m
+    for j in range(4 * m):
+        acc[j] = 0.0
+    for j in range(m):
+        cnt[j] = 0
+    lo += j0
+    hi += j0
+    cand += j0 * (cap + 1)
+    for i in range(n):
+        wi = weights[i]
+        if wi > 0:
+            row = values + i * p + j0
+            for j in range(m):
+                v = row[j]
+                above = wi if v > hi[j] else 0.0
+                tot[j] += wi * v
+                tw[j] += above
+                ts[j] += above * v
+            for j in range(m):
+                v = row[j]
+                inside = (v >= lo[j]) & (v <= hi[j])
+                c = min(cnt[j], cap)
+                cand[j * (cap + 1) + c].first = v
+                cand[j * (cap + 1) + c].second = wi
+                cnt[j] += inside
+                cw[j] += inside * wi
+    for j in range(m):
+        totals[j0 + j] = tot[j]
+        tail_w[j0 + j] = tw[j]
+        tail_sum[j0 + j] = ts[j]
+        cand_w[j0 + j] = cw[j]
+        counts[j0 + j] = cnt[j]
+    free(acc)
+    free(cnt)
+    return 0
+
+
 def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weights,
                          double target, int n_threads):
     """Tail share ``tail_sum / total_sum`` of every column (see weighted_upper_tail).
@@ -237,12 +304,9 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
     shares : ndarray of shape (p,)
         0 for a column whose weighted sum is not positive.
     """
-    cdef Py_ssize_t n = values.shape[0], p = values.shape[1], i, j, c
+    cdef Py_ssize_t n = values.shape[0], p = values.shape[1], i, j
     cdef Py_ssize_t cap, t, j0, j1, n_chunks
-    cdef double weight_sum = 0.0, v, wi, need, boundary
-    cdef double above
-    cdef int inside
-    cdef const floating* row
+    cdef double weight_sum = 0.0, need, boundary
     cdef ValueWeight* buf
     cdef ValueWeight* cand
     cdef double out[4]
@@ -294,34 +358,18 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
                                      target / weight_sum, buf, &lo[j], &hi[j])
                     free(buf)
             # one pass in memory order, each thread over its own range of
-            # columns: the sums over the columns of a row are branch-free (and
-            # vectorise); a column whose candidates overflow stops collecting
-            # and is redone below
+            # columns (sums kept in the thread's own arrays: neighbouring
+            # columns share cache lines)
             n_chunks = min(n_threads, p)
             for t in prange(n_chunks, num_threads=n_chunks, schedule="static"):
                 j0 = t * p // n_chunks
                 j1 = (t + 1) * p // n_chunks
-                for i in range(n):
-                    wi = weights[i]
-                    if wi > 0:
-                        row = &values[i, 0]
-                        for j in range(j0, j1):
-                            v = row[j]
-                            above = wi if v > hi_p[j] else 0.0
-                            tot_p[j] += wi * v
-                            tw_p[j] += above
-                            ts_p[j] += above * v
-                        for j in range(j0, j1):
-                            # written always, kept when in the bracket (no
-                            # branch); past ``cap`` the writes go to a spare
-                            # slot
-                            v = row[j]
-                            inside = (v >= lo_p[j]) & (v <= hi_p[j])
-                            c = min(cnt_p[j], cap)
-                            cand[j * (cap + 1) + c].first = v
-                            cand[j * (cap + 1) + c].second = wi
-                            cnt_p[j] += inside
-                            cw_p[j] += inside * wi
+                if _tail_pass(&values[0, 0], p, &weights[0], n, j0, j1, lo_p, hi_p,
+                              tot_p, tw_p, ts_p, cw_p, cnt_p, cand, cap):
+                    shares[0] = NAN
+            if shares[0] != shares[0]:
+                with gil:
+                    raise MemoryError()
             with parallel(num_threads=n_threads):
                 buf = <ValueWeight*> malloc(max(n, _PIVOT_SAMPLE) * sizeof(ValueWeight))
                 if buf == NULL:
