@@ -7,7 +7,6 @@ answer the same questions: products ``B U``, the trace, projected rows, and
 the top eigenpairs of ``B`` on the complement of the components found so far.
 """
 
-import threading
 from contextlib import nullcontext
 
 import numpy as np
@@ -324,64 +323,12 @@ class _Moments:
         return np.subtract(Xr, self.c, dtype=np.float64)
 
 
-class _LeadingSums:
-    """Unweighted sums of the leading shifted rows, taken on a background thread.
-
-    While the filter learns its rounds on a sample (one core), this thread
-    takes, block by block from the first row, the sums that the moments
-    pass over all rows needs whatever the rounds: ``sum (x_i - c)`` and
-    ``sum (x_i - c)(x_i - c)^T``. :meth:`finish` stops it after its current
-    block; the pass then only weighs those rows and downdates the few whose
-    weight is below one (:class:`_DenseMoments`). Run it inside
-    :func:`single_threaded_blas`, beside single-threaded work.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-        Dense rows, float64 or float32 (kept within a block).
-    shift : ndarray of shape (d,)
-    """
-
-    def __init__(self, X, shift):
-        self.X = X
-        self.dtype = np.float32 if X.dtype == np.float32 else np.float64
-        self.c = shift.astype(self.dtype)
-        d = X.shape[1]
-        self.S1, self.S2 = np.zeros(d), np.zeros((d, d))
-        self.rows = 0
-        self._stop = threading.Event()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        try:
-            block = _moment_block_rows(self.X.shape[1])
-            for rows in gen_batches(self.X.shape[0], block):
-                if self._stop.is_set():
-                    break
-                Xb = np.subtract(self.X[rows], self.c, dtype=self.dtype)
-                self.S1 += Xb.sum(axis=0, dtype=np.float64)
-                self.S2 += Xb.T @ Xb  # SYRK
-                self.rows = rows.stop
-        except BaseException as exc:  # re-raised by finish, in the caller
-            self._error = exc
-
-    def finish(self):
-        """Stop after the current block; return ``(rows, S1, S2)``."""
-        self._stop.set()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self.rows, self.S1, self.S2
-
-
 class _DenseMoments(_Moments):
     """S1, S2 kept in float64; B formed explicitly, downdated by changed rows."""
 
-    def __init__(self, X, weights, shift, centered, weigh=None, leading=None):
+    def __init__(self, X, weights, shift, centered, weigh=None):
         super().__init__(X, weights, shift, centered)
-        self._recompute(weigh, leading)
+        self._recompute(weigh)
 
     def small_products(self):
         """One BLAS thread for products with ``B`` and its eigensolves.
@@ -413,14 +360,7 @@ class _DenseMoments(_Moments):
         scale = max(self.trace() + float(m @ m), 1e-300)
         return bool(np.all(q >= _FLOAT32_MIN_VARIANCE * self.d * scale * norms))
 
-    def _recompute(self, weigh=None, leading=None):
-        """Form S1 and S2 in one pass over the rows (see the class's Parameters).
-
-        ``leading``: ``(r, S1, S2)`` of :class:`_LeadingSums`, the
-        unweighted sums of the first ``r`` rows. Those rows are then only
-        weighed, and the sums of the ones below full weight taken off,
-        ``(1 - w_i)`` times each; the rest of the rows go through the pass.
-        """
+    def _recompute(self, weigh=None):
         d = self.d
         self.S1 = np.zeros(d)
         self.S2 = np.zeros((d, d))
@@ -433,92 +373,37 @@ class _DenseMoments(_Moments):
             self.S1 = np.asarray(Xw.sum(axis=0)).ravel()
             S2 = self.X.T @ Xw
             self.S2 = S2.toarray() if sparse.issparse(S2) else np.asarray(S2)
-            self.n_downdates = 0
-            self._B = None
-            return
-        # float32 rows stay float32 within a block (half the memory traffic,
-        # as PCA's own product); the blocks' sums are float64
-        dtype = np.float32 if self.X.dtype == np.float32 else np.float64
-        c = self.c.astype(dtype)
-        block = _moment_block_rows(d)
-        head = 0 if leading is None else leading[0]
+        else:
+            # float32 rows stay float32 within a block (half the memory
+            # traffic, as PCA's own product); the blocks' sums are float64
+            dtype = np.float32 if self.X.dtype == np.float32 else np.float64
+            c = self.c.astype(dtype)
+            block = _moment_block_rows(d)
 
-        def shifted(rows, out=None):
-            # one subtraction shifts the rows (and casts them to float64
-            # unless they are float32); float64 rows into a float32 ``out``
-            # are shifted in float64 and then cast
-            if out is None or dtype == np.float32:
-                return np.subtract(self.X[rows], c, dtype=dtype)
-            return np.subtract(self.X[rows], self.c, out=out, casting="same_kind")
-
-        def run(start, stop, weighing=True):
-            S1, S2 = np.zeros(d), np.zeros((d, d))
-            if stop <= start:
-                return S1, S2
-            for rows in gen_batches(stop - start, block):
-                rows = slice(start + rows.start, start + rows.stop)
-                Xb = shifted(rows)
-                if weigh is not None and weighing:
-                    w[rows] = weigh(Xb)
-                wb = w[rows].astype(dtype, copy=False)
-                S1 += wb @ Xb
-                if not np.all(wb == 1.0):
-                    Xb *= np.sqrt(wb)[:, None]
-                S2 += Xb.T @ Xb  # SYRK
-            return S1, S2
-
-        def weigh_head(start, stop):
-            buf = np.empty((min(block, stop - start), d), np.float32)
-            for rows in gen_batches(stop - start, block):
-                out = buf[: rows.stop - rows.start]
-                rows = slice(start + rows.start, start + rows.stop)
-                w[rows] = weigh(shifted(rows, out))
-
-        def downdate(idx):
-            def part(start, stop):
+            def run(start, stop):
                 S1, S2 = np.zeros(d), np.zeros((d, d))
-                for sel in gen_batches(stop - start, block):
-                    sel = idx[start + sel.start : start + sel.stop]
-                    Xb = shifted(sel)
-                    f = (1.0 - w[sel]).astype(dtype)
-                    S1 += f @ Xb
-                    Xb *= np.sqrt(f)[:, None]
-                    S2 += Xb.T @ Xb
+                for rows in gen_batches(stop - start, block):
+                    rows = slice(start + rows.start, start + rows.stop)
+                    # one subtraction shifts the block (and casts it to
+                    # float64 unless it is float32)
+                    Xb = np.subtract(self.X[rows], c, dtype=dtype)
+                    if weigh is not None:
+                        w[rows] = weigh(Xb)
+                    wb = w[rows].astype(dtype, copy=False)
+                    S1 += wb @ Xb
+                    if not np.all(wb == 1.0):
+                        Xb *= np.sqrt(wb)[:, None]
+                    S2 += Xb.T @ Xb  # SYRK
                 return S1, S2
 
-            return part
-
-        # large passes: one Python thread per core, each on its own rows
-        # with single-threaded BLAS, so that the shift, the weights and the
-        # sums run in parallel too, not only the SYRK
-        n_threads = self._pass_threads(block)
-        with single_threaded_blas() if n_threads > 1 else nullcontext():
-            parts = run_on_row_ranges(
-                lambda a, b: run(head + a, head + b), self.n - head, n_threads
-            )
-            S1 = np.sum([p[0] for p in parts], axis=0)
-            S2 = np.sum([p[1] for p in parts], axis=0)
-            if head:
-                _, S1h, S2h = leading
-                if weigh is not None:
-                    run_on_row_ranges(weigh_head, head, n_threads)
-                idx = np.flatnonzero(w[:head] < 1.0)
-                if idx.size:
-                    parts = run_on_row_ranges(downdate(idx), idx.size, n_threads)
-                    S1h = S1h - np.sum([p[0] for p in parts], axis=0)
-                    S2h = S2h - np.sum([p[1] for p in parts], axis=0)
-                    # Rows far out (the outliers) weigh on the rounding of
-                    # the unweighted sums; where the kept rows hold less
-                    # than 1e-6 of their trace, their sums are taken anew.
-                    if np.trace(S2h) < 1e-6 * np.trace(leading[2]):
-                        parts = run_on_row_ranges(
-                            lambda a, b: run(a, b, weighing=False), head, n_threads
-                        )
-                        S1h = np.sum([p[0] for p in parts], axis=0)
-                        S2h = np.sum([p[1] for p in parts], axis=0)
-                S1 = S1 + S1h
-                S2 = S2 + S2h
-        self.S1, self.S2 = S1, S2
+            # large passes: one Python thread per core, each on its own rows
+            # with single-threaded BLAS, so that the shift, the weights and
+            # the sums run in parallel too, not only the SYRK
+            n_threads = self._pass_threads(block)
+            with single_threaded_blas() if n_threads > 1 else nullcontext():
+                parts = run_on_row_ranges(run, self.n, n_threads)
+            self.S1 = np.sum([p[0] for p in parts], axis=0)
+            self.S2 = np.sum([p[1] for p in parts], axis=0)
         self.n_downdates = 0
         self._B = None
 

@@ -27,7 +27,6 @@ from ._robust_moments import (
     _complement,
     _dense_top,
     _DenseMoments,
-    _LeadingSums,
     _MatrixFreeMoments,
     _scaled_moment,
 )
@@ -236,17 +235,14 @@ class RobustPCA(_BaseRobustPCA):
 
     From ``4 m`` rows on, with ``m = max(16384, 50 n_features,
     200 / contamination)``, the filter first runs on ``m`` rows drawn at
-    random (with the cut that all rows will face once it has filtered),
-    while on several cores another thread sums the leading rows unweighted.
-    Its rounds are then applied to every row in one float32 product with
-    their sketches, inside the pass that forms the moments (the rows already
-    summed are only weighed there, and those below full weight taken off),
-    and the fit on all rows tests every component in one more pass (and
-    filters on, should a test fail there). The certificate is always about
-    all rows. Without the sample (fewer rows, or given start weights in
-    ``partial_fit``), a round costs one pass over ``X`` for the tail test,
-    one ``n x d x b`` product for the scores and ``r d**2`` for the
-    downdate of the ``r`` changed rows.
+    random (with the cut that all rows will face once it has filtered); its
+    rounds are then applied to every row in one float32 product with their
+    sketches, inside the pass that forms the moments, and the fit on all rows
+    tests every component in one more pass (and filters on, should a test
+    fail there). The certificate is always about all rows. Without the sample
+    (fewer rows, or given start weights in ``partial_fit``), a round costs
+    one pass over ``X`` for the tail test, one ``n x d x b`` product for the
+    scores and ``r d**2`` for the downdate of the ``r`` changed rows.
 
     The dense path keeps two ``d x d`` float64 arrays. Its top eigenpairs
     come from ``scipy.linalg.eigh(subset_by_index=...)`` up
@@ -479,51 +475,24 @@ class RobustPCA(_BaseRobustPCA):
         w = np.ones(n_rows) if weights is None else np.array(weights, dtype=np.float64)
         Mom = _DenseMoments if solver == "dense" else _MatrixFreeMoments
         v0 = rng.uniform(-1.0, 1.0, size=d)
-        learnt, rounds, trimmed, leading = [], 0, False, None
+        learnt, rounds, trimmed = [], 0, False
         if weights is None and n_rows >= _SAMPLE_MIN_RATIO * self._sample_rows(d):
-            overlap = self._overlap_sample(rows, Mom)
-            with single_threaded_blas() if overlap else nullcontext():
-                head = _LeadingSums(rows, shift) if overlap else None
-                try:
-                    learnt, rounds, trimmed = self._learn_on_sample(
-                        rows, shift, Mom, k, rng, v0
-                    )
-                finally:
-                    if head is not None:
-                        leading = head.finish()
-        extra = {} if leading is None else {"leading": leading}
+            learnt, rounds, trimmed = self._learn_on_sample(
+                rows, shift, Mom, k, rng, v0
+            )
         if learnt:
             if filters is not None:
                 filters.extend(learnt)
             stack = _FilterStack(learnt, shift)
-            mom = Mom(
-                rows, w, shift, self.center is True, weigh=stack.weights, **extra
-            )
+            mom = Mom(rows, w, shift, self.center is True, weigh=stack.weights)
         else:
-            mom = Mom(rows, w, shift, self.center is True, **extra)
+            mom = Mom(rows, w, shift, self.center is True)
         result = self._filter(
             mom, k, self._filter_eps(), n_rows, rng, v0, filters, rounds=rounds,
             trimmed=trimmed, share=self._variance_share(),
         )
         self._set_attributes(X, mom, result, pairs, k)
         return rows, mom, v0, pairs
-
-    def _overlap_sample(self, rows, Mom):
-        """Whether the sample's rounds run beside the leading rows' sums.
-
-        Where the sample is learnt on one core (its rows fit
-        ``_SMALL_PASS_ENTRIES``) and the pass over all rows would use several,
-        another core takes the unweighted sums of the leading rows meanwhile
-        (:class:`_LeadingSums`): the pass then only weighs those rows and
-        downdates the few below full weight.
-        """
-        n, d = rows.shape
-        return (
-            Mom is _DenseMoments
-            and not sparse.issparse(rows)
-            and _openmp_effective_n_threads() > 1
-            and self._sample_rows(d) * d <= _SMALL_PASS_ENTRIES < n * d
-        )
 
     def _sample_rows(self, d):
         """Rows of the sample that the filter rounds are learnt on."""
