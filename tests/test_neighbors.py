@@ -165,3 +165,21 @@ def test_cells_fall_back_to_brute_force_when_nothing_prunes():
     np.testing.assert_allclose(dist, dist_brute, rtol=1e-12, atol=0)
     dist_auto, ind_auto = kneighbors(U, 10)
     np.testing.assert_array_equal(ind_auto, kneighbors(U, 10, algorithm="brute")[1])
+
+
+def test_kdtree_threads_give_identical_results():
+    # Thousands of leaves, searched on several threads with work arrays
+    # allocated once per thread; ties between copied rows.
+    X = np.random.RandomState(5).standard_normal((20000, 3))
+    X[5000:5500] = X[:500]
+    tree1 = _kdtree(X, n_threads=1)
+    for threads in (2, 3):
+        tree = _kdtree(X, n_threads=threads)
+        for a, b in zip(tree1, tree):
+            np.testing.assert_array_equal(a, b)
+    dist1, ind1 = kneighbors(X, 8, algorithm="kd_tree", n_threads=1)
+    for threads in (2, 3):
+        dist, ind = kneighbors(X, 8, algorithm="kd_tree", n_threads=threads)
+        np.testing.assert_array_equal(ind, ind1)
+        np.testing.assert_array_equal(dist, dist1)
+    _assert_exact(X, dist1, ind1, 8)

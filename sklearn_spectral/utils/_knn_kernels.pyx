@@ -26,12 +26,14 @@ current k-th distance are compared exactly, in float64.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc, qsort
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport sgemm
+
+import numpy as np
 
 
 # --------------------------------------------------------------------------
@@ -369,19 +371,27 @@ def _kdtree_kneighbors(const double[:, ::1] XT, const int64_t[::1] start,
     cdef int64_t* stack
     cdef double* qT
     cdef double* gap
+    # A flag in memory, not a variable: variables assigned in a parallel
+    # block are thread-private.
+    cdef int[::1] failed = np.zeros(1, dtype=np.intc)
     for leaf in range(first_leaf, n_nodes):
         width = max(width, end[leaf] - start[leaf])
-    with nogil:
-        for leaf in prange(first_leaf, n_nodes, schedule="dynamic",
-                           num_threads=n_threads):
-            stack = <int64_t*> malloc((2 * n_levels + 2) * sizeof(int64_t))
-            qT = <double*> malloc(width * d * sizeof(double))
-            gap = <double*> malloc(width * sizeof(double))
-            _query_leaf(XT, start, end, lo, hi, leaf, first_leaf, k, dist, ind,
-                        stack, qT, width, gap)
-            free(gap)
-            free(qT)
-            free(stack)
+    with nogil, parallel(num_threads=n_threads):
+        # Work arrays once per thread (every leaf overwrites what it reads).
+        stack = <int64_t*> malloc((2 * n_levels + 2) * sizeof(int64_t))
+        qT = <double*> malloc(width * d * sizeof(double))
+        gap = <double*> malloc(width * sizeof(double))
+        if stack == NULL or qT == NULL or gap == NULL:
+            failed[0] = 1
+        for leaf in prange(first_leaf, n_nodes, schedule="dynamic"):
+            if stack != NULL and qT != NULL and gap != NULL:
+                _query_leaf(XT, start, end, lo, hi, leaf, first_leaf, k, dist,
+                            ind, stack, qT, width, gap)
+        free(gap)
+        free(qT)
+        free(stack)
+    if failed[0]:
+        raise MemoryError()
 
 
 # --------------------------------------------------------------------------
@@ -494,14 +504,23 @@ def _brute_kneighbors(const double[:, ::1] X, const float[:, ::1] Xf,
     cdef Py_ssize_t n_blocks = (n + block - 1) // block, b
     cdef float* G
     cdef int64_t* queries
-    with nogil:
-        for b in prange(n_blocks, schedule="dynamic", num_threads=n_threads):
-            G = <float*> malloc(block * chunk * sizeof(float))
-            queries = <int64_t*> malloc(block * sizeof(int64_t))
-            _brute_block(X, Xf, shifted, shiftedf, b * block,
-                         min(n, (b + 1) * block), chunk, dist, ind, G, queries)
-            free(queries)
-            free(G)
+    cdef int[::1] failed = np.zeros(1, dtype=np.intc)
+    with nogil, parallel(num_threads=n_threads):
+        # Work arrays once per thread: a block's 1 MiB product buffer,
+        # allocated per block, went back to the system at every free.
+        G = <float*> malloc(block * chunk * sizeof(float))
+        queries = <int64_t*> malloc(block * sizeof(int64_t))
+        if G == NULL or queries == NULL:
+            failed[0] = 1
+        for b in prange(n_blocks, schedule="dynamic"):
+            if G != NULL and queries != NULL:
+                _brute_block(X, Xf, shifted, shiftedf, b * block,
+                             min(n, (b + 1) * block), chunk, dist, ind, G,
+                             queries)
+        free(queries)
+        free(G)
+    if failed[0]:
+        raise MemoryError()
 
 
 # --------------------------------------------------------------------------
@@ -655,21 +674,28 @@ def _cells_kneighbors(const double[:, ::1] X, const float[:, ::1] Xf,
     cdef int64_t* active
     cdef float* Qf
     cdef float* G
+    cdef int[::1] failed = np.zeros(1, dtype=np.intc)
     for b in range(block_start.shape[0]):
         width = max(width, block_end[b] - block_start[b])
-    with nogil:
-        for i in prange(n_selected, schedule="dynamic", num_threads=n_threads):
-            b = blocks[i]
-            keys = <_Key*> malloc(n_cells * sizeof(_Key))
-            active = <int64_t*> malloc(width * sizeof(int64_t))
-            Qf = <float*> malloc(width * d * sizeof(float))
-            G = <float*> malloc(width * chunk * sizeof(float))
-            pairs += _cells_block(X, Xf, shifted, shiftedf, cell_start, centres,
-                                  radii, block_cell[b], block_start[b],
-                                  block_end[b], slack, chunk, dist, ind, keys,
-                                  active, Qf, G)
-            free(G)
-            free(Qf)
-            free(active)
-            free(keys)
+    with nogil, parallel(num_threads=n_threads):
+        # Work arrays once per thread (every block overwrites what it reads).
+        keys = <_Key*> malloc(n_cells * sizeof(_Key))
+        active = <int64_t*> malloc(width * sizeof(int64_t))
+        Qf = <float*> malloc(width * d * sizeof(float))
+        G = <float*> malloc(width * chunk * sizeof(float))
+        if keys == NULL or active == NULL or Qf == NULL or G == NULL:
+            failed[0] = 1
+        for i in prange(n_selected, schedule="dynamic"):
+            if keys != NULL and active != NULL and Qf != NULL and G != NULL:
+                b = blocks[i]
+                pairs += _cells_block(X, Xf, shifted, shiftedf, cell_start,
+                                      centres, radii, block_cell[b],
+                                      block_start[b], block_end[b], slack, chunk,
+                                      dist, ind, keys, active, Qf, G)
+        free(G)
+        free(Qf)
+        free(active)
+        free(keys)
+    if failed[0]:
+        raise MemoryError()
     return pairs
