@@ -11,7 +11,7 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY, NAN, sqrt
+from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport free, malloc
 from libcpp.utility cimport pair
 
@@ -333,6 +333,9 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
     cdef double* ts_p = &tail_sum[0]
     cdef double* cw_p = &cand_w[0]
     cdef Py_ssize_t* cnt_p = &counts[0]
+    # set by any thread that could not allocate its work array
+    fail_arr = np.zeros(1, dtype=np.intc)
+    cdef int[::1] fail = fail_arr
     with nogil:
         for i in range(n):
             if weights[i] > 0:
@@ -349,8 +352,11 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
             if cap < n:
                 with parallel(num_threads=n_threads):
                     buf = <ValueWeight*> malloc(_PIVOT_SAMPLE * sizeof(ValueWeight))
-                    if buf != NULL:
-                        for j in prange(p, schedule="dynamic"):
+                    for j in prange(p, schedule="dynamic"):
+                        # every thread enters the loop; one without its buffer
+                        # leaves its columns unbracketed, and the selection
+                        # below then runs on all their rows
+                        if buf != NULL:
                             # at most an eighth of the rows, so that the
                             # bracket costs little beside the pass over every row
                             _bracket(&values[0, j], p, &weights[0], n,
@@ -366,16 +372,16 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
                 j1 = (t + 1) * p // n_chunks
                 if _tail_pass(&values[0, 0], p, &weights[0], n, j0, j1, lo_p, hi_p,
                               tot_p, tw_p, ts_p, cw_p, cnt_p, cand, cap):
-                    shares[0] = NAN
-            if shares[0] != shares[0]:
+                    fail[0] = 1
+            if fail[0]:
                 with gil:
                     raise MemoryError()
             with parallel(num_threads=n_threads):
                 buf = <ValueWeight*> malloc(max(n, _PIVOT_SAMPLE) * sizeof(ValueWeight))
-                if buf == NULL:
-                    shares[0] = NAN
-                else:
-                    for j in prange(p, schedule="dynamic"):
+                for j in prange(p, schedule="dynamic"):
+                    if buf == NULL:
+                        fail[0] = 1
+                    else:
                         need = target - tail_w[j]
                         if (need < 0 or counts[j] > cap
                                 or (cand_w[j] < need and lo[j] > -INFINITY)):
@@ -391,10 +397,10 @@ def weighted_tail_shares(const floating[:, ::1] values, const double[::1] weight
                             shares[j] = tail_sum[j] / totals[j]
                         else:
                             shares[j] = 0.0
-                    free(buf)
+                free(buf)
     finally:
         free(cand)
-    if np.isnan(shares_arr[0]):
+    if fail_arr[0]:
         raise MemoryError()
     return shares_arr
 
