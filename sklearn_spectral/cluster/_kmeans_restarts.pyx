@@ -43,6 +43,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from ..utils._graph_kernels cimport _modularity_of_labels
+from ._kmeans_common cimport _sqdist
 
 # Most lower bounds (points x clusters x threads) held at once: 256 MiB.
 cdef Py_ssize_t _MAX_BOUNDS = 1 << 25
@@ -237,17 +238,6 @@ cdef double _assign(const double* X, const double* U, const long long* codes,
                 w.lower[i * K + c] = sqrt(dists[c]) + w.moved[c]
             w.upper[i] = sqrt(best_dist)
     return inertia
-
-
-cdef inline double _sqdist(const double* x, const double* c,
-                           Py_ssize_t d) noexcept nogil:
-    """``||x - c||^2``, summed in coordinate order as ``_assign`` sums it."""
-    cdef double s = 0.0, diff
-    cdef Py_ssize_t k
-    for k in range(d):
-        diff = x[k] - c[k]
-        s += diff * diff
-    return s
 
 
 cdef void _assign_bounded(const double* X, Py_ssize_t n, Py_ssize_t d,

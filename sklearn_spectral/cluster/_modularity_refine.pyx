@@ -34,6 +34,7 @@ from libc.string cimport memset
 import numpy as np
 
 from ..utils._graph_kernels cimport _modularity_of_labels
+from ._kmeans_common cimport _sqdist
 
 # Smallest gain of a move, relative to the moved vertex's degree.
 cdef double _GAIN_RTOL = 1e-10
@@ -176,16 +177,6 @@ def _modularity_moves(const long long[::1] indptr, const long long[::1] indices,
     free(seen)
     free(touched)
     return int(n_moves), n_sweeps
-
-
-cdef inline double _sqdist(const double* x, const double* c,
-                           Py_ssize_t d) noexcept nogil:
-    cdef double s = 0.0, diff
-    cdef Py_ssize_t k
-    for k in range(d):
-        diff = x[k] - c[k]
-        s += diff * diff
-    return s
 
 
 # Power iterations for a cluster's principal direction.
